@@ -1,0 +1,25 @@
+# Two entry points for a fresh machine: `make search` (the main job) and `make test`.
+# Each creates the virtual environment on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: search test env
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build first (lies on disk here): keeps a multi-GB CUDA torch from being pulled.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# Main job. Until `archspace search` lands it costs every preset.
+search: $(STAMP)
+	$(VENV)/bin/archspace presets
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
