@@ -141,9 +141,17 @@ class _Walker:
         raise TypeError(f"no cost rule for plan record {kind.__name__}")
 
     def _series(self, nodes: list, shape: Shape) -> tuple[int, int, int, Shape]:
+        # The hot loop of every count: leaves are handled inline (no call per BN/Act).
         params = flops = acts = 0
         for child in nodes:
-            p, f, a, shape = self.walk(child, shape)
+            kind = type(child)
+            if kind is Act:
+                continue
+            if kind is BN:
+                params += 2 * child.channels
+                flops += self.bn_factor * _numel(shape)
+                continue
+            p, f, a, shape = _conv(child, shape) if kind is Conv else self.walk(child, shape)
             params, flops, acts = params + p, flops + f, acts + a
         return params, flops, acts, shape
 
@@ -155,19 +163,17 @@ def _numel(shape: Shape) -> int:
     return n
 
 
-def conv_output(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 def _conv(c: Conv, shape: Shape) -> tuple[int, int, int, Shape]:
     _, t, h, w = shape
     kt, kh, kw = c.kernel
     st, sh, sw = c.stride
     pt, ph, pw = c.padding
-    out = (c.cout, conv_output(t, kt, st, pt), conv_output(h, kh, sh, ph), conv_output(w, kw, sw, pw))
+    to = (t + 2 * pt - kt) // st + 1
+    ho = (h + 2 * ph - kh) // sh + 1
+    wo = (w + 2 * pw - kw) // sw + 1
     weights = c.cout * (c.cin // c.groups) * kt * kh * kw
-    positions = out[1] * out[2] * out[3]
-    return weights + (c.cout if c.bias else 0), weights * positions, c.cout * positions, out
+    positions = to * ho * wo
+    return weights + (c.cout if c.bias else 0), weights * positions, c.cout * positions, (c.cout, to, ho, wo)
 
 
 def _pool(p: Pool, shape: Shape) -> Shape:
