@@ -214,7 +214,13 @@ def _run_genome(args) -> int:
     return 0
 
 
-_COMMANDS: list = [_register_cost, _register_presets, _register_genome]
+def _register_training(sub) -> None:
+    from archspace.train.cli import register
+
+    register(sub)
+
+
+_COMMANDS: list = [_register_cost, _register_presets, _register_genome, _register_training]
 
 
 def main(argv: list[str] | None = None) -> int:
