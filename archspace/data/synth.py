@@ -254,11 +254,12 @@ def render(class_name: str, rng: np.random.Generator, frames: int, size: int) ->
 # ----------------------------------------------------------------------------- encoding
 
 
-def encode(video: np.ndarray, codec: str = "h264", fps: int = FPS) -> bytes:
+def encode(video: np.ndarray, codec: str = "h264", fps: int = FPS, gop: int | None = None) -> bytes:
     """Encode uint8 (T, H, W, 3) frames; returns the file's bytes (deterministic).
 
     bitexact muxing and one encoder thread make the same frames give the same bytes.
-    Raises UserError for an unknown codec.
+    gop sets the keyframe interval (None: the encoder's default). Raises UserError for an
+    unknown codec.
     """
     if codec not in CODECS:
         raise UserError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
@@ -272,6 +273,8 @@ def encode(video: np.ndarray, codec: str = "h264", fps: int = FPS) -> bytes:
         stream.pix_fmt = "yuv420p"
         stream.options = options
         stream.codec_context.thread_count = 1
+        if gop:
+            stream.codec_context.gop_size = gop
         stream.codec_context.flags |= getattr(av.codec.context.Flags, "bitexact", 0)
         for frame in video:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
