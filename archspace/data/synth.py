@@ -46,6 +46,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -257,14 +258,17 @@ def render(class_name: str, rng: np.random.Generator, frames: int, size: int) ->
 def encode(video: np.ndarray, codec: str = "h264", fps: int = FPS, gop: int | None = None) -> bytes:
     """Encode uint8 (T, H, W, 3) frames; returns the file's bytes (deterministic).
 
-    bitexact muxing and one encoder thread make the same frames give the same bytes.
+    bitexact muxing, one encoder thread and x264 without assembly make the same frames
+    give the same bytes, whatever was encoded before in the process.
     gop sets the keyframe interval (None: the encoder's default). Raises UserError for an
     unknown codec.
     """
     if codec not in CODECS:
         raise UserError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
     encoder, fmt, _ = CODECS[codec]
-    options = {"crf": "18", "preset": "veryfast"} if codec == "h264" else {
+    # asm=0: x264's SIMD paths gave different bytes for the same frames depending on what
+    # the process encoded before (seen with PyAV 18 / 32 px frames); plain C is exact.
+    options = {"crf": "18", "preset": "veryfast", "x264-params": "asm=0"} if codec == "h264" else {
         "crf": "24", "b": "0", "cpu-used": "8", "deadline": "realtime", "row-mt": "0"}
     buf = io.BytesIO()
     with av.open(buf, "w", format=fmt, container_options={"fflags": "+bitexact"}) as container:
@@ -276,8 +280,11 @@ def encode(video: np.ndarray, codec: str = "h264", fps: int = FPS, gop: int | No
         if gop:
             stream.codec_context.gop_size = gop
         stream.codec_context.flags |= getattr(av.codec.context.Flags, "bitexact", 0)
-        for frame in video:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+        for i, array in enumerate(video):
+            frame = av.VideoFrame.from_ndarray(array, format="rgb24")
+            frame.pts = i  # explicit timestamps: without them x264's choices can vary
+            frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
