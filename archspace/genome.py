@@ -302,3 +302,54 @@ def apply_assignments(genome: Genome, assignments: list[str]) -> Genome:
     """Apply `KEY=VALUE` overrides in one step, so intermediate states need not be valid."""
     changes = dict(parse_assignment(a) for a in assignments)
     return genome.replace(**changes) if changes else genome
+
+
+def random_genome(rng, size: str = "full", **fixed: Any) -> Genome:
+    """A random valid genome drawn with `rng` (a `random.Random`); `fixed` pins fields.
+
+    size "full" draws around the paper's M and L points (4 stages, 8-32 frames,
+    112-320 crops); "tiny" draws shallow, narrow networks on small clips (1-3 stages,
+    1-4 frames, 32-64 crops), which fvcore traces quickly, for exhaustive checks.
+    """
+    tiny = size == "tiny"
+    if size not in ("full", "tiny"):
+        raise ValueError(f"size must be 'full' or 'tiny'; got {size!r}")
+    family = fixed.get("family", rng.choice(FAMILIES))
+    block = fixed.get("block", rng.choice(BLOCKS))
+    inter = fixed.get("inter", rng.choice(INTERS) if block in TWO_CONV_BLOCKS else "none")
+    stages = rng.randint(1, 3) if tiny else 4
+    if family == "vov3d":
+        base = rng.choice((4, 6, 8)) if tiny else rng.choice(range(24, 65, 8))
+        inner = tuple(base * 2**i for i in range(stages))
+        out = tuple(max(1, w // 2 + rng.choice((-2, 0, 0, 2))) for w in inner)
+        modules = rng.randint(1, 3) if tiny else rng.randint(2, 6)
+    else:
+        base = rng.choice((4, 6, 8)) if tiny else rng.choice((16, 24, 32))
+        out = tuple(base * 2**i for i in range(stages))
+        inner = tuple(int(2.25 * w) for w in out)
+        modules = 1
+    depths = tuple(rng.randint(1, 2 if tiny else 4 if family == "vov3d" else 12) for _ in range(stages))
+    frames = rng.randint(1, 4) if tiny else rng.choice((8, 16, 32))
+    smallest = 2 ** (stages + 1)
+    crop = rng.randint(max(32, smallest), 64) if tiny else rng.choice((112, 160, 224, 256, 320))
+    values = dict(
+        family=family,
+        block=block,
+        inter=inter,
+        modules=modules,
+        depths=depths,
+        inner_widths=inner,
+        out_widths=out,
+        stem_width=rng.choice((4, 8)) if tiny else inner[0] // 2,
+        head_width=inner[-1] if rng.random() < 0.8 else inner[-1] + 8,
+        fc_width=rng.choice((16, 32)) if tiny else 2048,
+        temporal_kernel=rng.choice((1, 3, 5)),
+        stem_temporal_kernel=rng.choice((1, 3, 5)),
+        se_ratio=rng.choice((0.0, 0.0625, 0.25)),
+        frames=frames,
+        crop=crop,
+        train_crop=crop,
+        classes=rng.randint(2, 10) if tiny else rng.choice((174, 400)),
+    )
+    values.update(fixed)
+    return Genome(**values)

@@ -1,0 +1,5 @@
+import sys
+
+from archspace.cli import main
+
+sys.exit(main())
