@@ -216,6 +216,9 @@ def _run_genome(args) -> int:
 
 _COMMANDS: list = [_register_cost, _register_presets, _register_genome]
 
+from archspace.data.cli import register as _register_data  # noqa: E402  (the `data` verb)
+_COMMANDS.append(_register_data)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
