@@ -222,6 +222,9 @@ def _register_training(sub) -> None:
 
 _COMMANDS: list = [_register_cost, _register_presets, _register_genome, _register_training]
 
+from archspace.data.cli import register as _register_data  # noqa: E402  (the `data` verb)
+_COMMANDS.append(_register_data)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
