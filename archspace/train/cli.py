@@ -115,15 +115,18 @@ def run_train(args) -> int:
 
 
 def report_problems(sources) -> None:
-    """Each unreadable, missing or padded file once, by name, to stderr."""
-    seen = set()
+    """One closing line: how many files were skipped or padded (each was named, once,
+    in a warning when it was met)."""
+    from collections import Counter
+
+    counts: Counter = Counter()
     for source in sources:
         log = getattr(source, "problems", None)
-        for item in (log.as_list() if log is not None else []):
-            key = (item["kind"], item["name"])
-            if key not in seen:
-                seen.add(key)
-                print(f"data: {item['kind']}: {item['name']}: {item['reason']}", file=sys.stderr)
+        if log is not None:
+            counts.update(log.counts())
+    if counts:
+        detail = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+        print(f"data: {sum(counts.values())} file(s) skipped or padded ({detail})", file=sys.stderr)
 
 
 def run_eval(args) -> int:

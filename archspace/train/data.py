@@ -49,8 +49,12 @@ def make_train_data(root: str | Path, recipe: Recipe, layout: str | None = None,
         return TrainData(train, _single_view(val), classes, [train_cache, val_cache])
     from archspace.data.dataset import VideoDataset
 
-    train = VideoDataset(root, "train", layout=layout, sampler=_base_sampler(recipe, True), transform=train_tf, seed=seed)
-    val = VideoDataset(root, "val", layout=layout, sampler=_base_sampler(recipe, False), transform=val_tf, seed=seed)
+    # probe=True opens every file once here, so unreadable ones are dropped (and named once)
+    # before training, not met again by every data-loader worker in every epoch.
+    train = VideoDataset(root, "train", layout=layout, sampler=_base_sampler(recipe, True), transform=train_tf,
+                         seed=seed, probe=True)
+    val = VideoDataset(root, "val", layout=layout, sampler=_base_sampler(recipe, False), transform=val_tf,
+                       seed=seed, probe=True)
     return TrainData(train, _single_view(val), list(train.classes), [train, val])
 
 
