@@ -159,3 +159,17 @@ def test_ddp_with_gloo_two_processes(synth, tmp_path):
     assert all(m["val_videos"] == 15 for m in history)  # both shards counted once
     ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ckpt["epoch"] == 2
+
+
+def test_proxy_trainable_reports_every_epoch_from_the_cache(synth):
+    from archspace.train.proxy import ProxyBudget, stratified_indices, train_proxy
+
+    seen = []
+    genome = preset("vov3d_m").replace(depths=(1, 1, 1, 1), modules=2)
+    metrics = train_proxy(genome, synth, ProxyBudget(epochs=2, frames=4, crop=32, fraction=0.5, batch_size=8),
+                          report=seen.append, seed=2)
+    assert [m["epoch"] for m in seen] == [1, 2] and metrics == seen[-1]
+    assert metrics["val_videos"] == 15 and 0 <= metrics["val_top1"] <= 1
+    picked = stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
+    assert len(picked) == 5 and sorted({[0, 0, 0, 0, 1, 1, 2, 2, 2, 2][i] for i in picked}) == [0, 1, 2]
+    assert picked == stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
