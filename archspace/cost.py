@@ -79,16 +79,45 @@ def count(genome: Genome, counter: str = "fvcore") -> Cost:
     )
 
 
+# Block costs across counts, by (block record, input shape, BN factor). Blocks are
+# immutable and identical ones are one shared record (plan.py caches them), so repeated
+# counts, and genomes that share blocks, reuse them. An entry holds its record, so the
+# record's id cannot be reused while the entry exists. Kept small: a large memo costs
+# the garbage collector more than it saves on random genomes.
+_BLOCK_MEMO: dict = {}
+_BLOCK_MEMO_LIMIT = 256
+
+
+def clear_caches() -> None:
+    """Forget every cached plan record and block cost (a cold start, for benchmarks)."""
+    from archspace import plan
+
+    _BLOCK_MEMO.clear()
+    for cached in (plan._x3d_block, plan._vov_module, plan._tosa):
+        cached.cache_clear()
+
+
 class _Walker:
     """Sums (params, flops, acts) over a plan tree, propagating the shape.
 
     Identical sub-plans are one shared record (see plan.py), so results are memoised
-    by (record, input shape) for the duration of one count.
+    by (record, input shape) for the duration of one count, and whole blocks across counts.
     """
 
     def __init__(self, bn_flops_per_element: int):
         self.bn_factor = bn_flops_per_element
         self.memo: dict = {}
+
+    def block(self, node: Residual, shape: Shape) -> tuple[int, int, int, Shape]:
+        key = (id(node), shape, self.bn_factor)
+        hit = _BLOCK_MEMO.get(key)
+        if hit is not None and hit[0] is node:
+            return hit[1]
+        result = self.walk(node, shape)
+        if len(_BLOCK_MEMO) >= _BLOCK_MEMO_LIMIT:
+            _BLOCK_MEMO.clear()
+        _BLOCK_MEMO[key] = (node, result)
+        return result
 
     def walk(self, node: Node, shape: Shape) -> tuple[int, int, int, Shape]:
         kind = type(node)
@@ -107,7 +136,14 @@ class _Walker:
     def _composite(self, node: Node, shape: Shape) -> tuple[int, int, int, Shape]:
         kind = type(node)
         if kind is Seq:
-            return self._series([child for _, child in node.children], shape)
+            children = [child for _, child in node.children]
+            if children and type(children[0]) is Residual:  # a stage: a series of blocks
+                params = flops = acts = 0
+                for child in children:
+                    p, f, a, shape = self.block(child, shape)
+                    params, flops, acts = params + p, flops + f, acts + a
+                return params, flops, acts, shape
+            return self._series(children, shape)
         if kind is Residual:
             params, flops, acts, out = self.walk(node.branch, shape)
             if node.shortcut is not None:

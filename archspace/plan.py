@@ -86,6 +86,8 @@ class Aggregate(NamedTuple):
 
 Node = Union[Conv, BN, Act, SE, Pool, Classifier, Seq, Residual, Aggregate]
 
+RELU, SWISH = Act("relu"), Act("swish")  # shared: activations carry no size
+
 
 def plan_network(genome: Genome, head_pool: str = "global") -> Seq:
     """The network of `genome` as named stages: stem, stage2..stage{n+1}, head.
@@ -133,7 +135,7 @@ def _stem(cin: int, cout: int, t: int) -> Seq:
             ("conv_xy", Conv(cin, cout, (1, 3, 3), (1, 2, 2), (0, 1, 1))),
             ("conv_t", Conv(cout, cout, (t, 1, 1), (1, 1, 1), (t // 2, 0, 0), groups=cout)),
             ("bn", BN(cout)),
-            ("relu", Act("relu")),
+            ("relu", RELU),
         )
     )
 
@@ -152,21 +154,21 @@ def middle_conv(c: int, stride: int, mid: _Mid) -> tuple[tuple[str, Node], ...]:
     first, second = (temporal, spatial) if mid.block == "d1p2d" else (spatial, temporal)
     between: tuple[tuple[str, Node], ...] = ()
     if mid.inter == "relu":
-        between = (("b1_relu", Act("relu")),)
+        between = (("b1_relu", RELU),)
     elif mid.inter == "bn_relu":
-        between = (("b1_bn", BN(c)), ("b1_relu", Act("relu")))
+        between = (("b1_bn", BN(c)), ("b1_relu", RELU))
     return (("b1", Conv(c, c, *first, groups=groups)),) + between + (("b2", Conv(c, c, *second, groups=groups)),)
 
 
 def _bottleneck(cin: int, inner: int, out: int, stride: int, se: bool, mid: _Mid, final_bn: bool) -> tuple:
     """1x1x1 -> BN -> ReLU -> middle conv -> BN -> [SE] -> Swish -> 1x1x1 -> BN."""
-    layers = (("a", Conv(cin, inner, (1, 1, 1))), ("a_bn", BN(inner)), ("a_relu", Act("relu")))
+    layers = [("a", Conv(cin, inner, (1, 1, 1))), ("a_bn", BN(inner)), ("a_relu", RELU)]
     layers += middle_conv(inner, stride, mid)
-    layers += (("b_bn", BN(inner)),)
+    layers.append(("b_bn", BN(inner)))
     if se and mid.se_ratio > 0:
-        layers += (("se", SE(inner, round_width(inner * mid.se_ratio))),)
-    layers += (("b_swish", Act("swish")), ("c", Conv(inner, out, (1, 1, 1))), ("c_bn", BN(out, final=final_bn)))
-    return layers
+        layers.append(("se", SE(inner, round_width(inner * mid.se_ratio))))
+    layers += (("b_swish", SWISH), ("c", Conv(inner, out, (1, 1, 1))), ("c_bn", BN(out, final=final_bn)))
+    return tuple(layers)
 
 
 def _projection(cin: int, cout: int, stride: int) -> Optional[Seq]:
@@ -191,7 +193,7 @@ def _vov_module(cin: int, inner: int, stride: int, se: bool, mid: _Mid) -> Node:
     branch = Seq(_bottleneck(cin, inner, out, stride, se, mid, final_bn=False))
     if residual:
         return Residual(branch, None)
-    return Seq(branch.children + (("relu", Act("relu")),))
+    return Seq(branch.children + (("relu", RELU),))
 
 
 @lru_cache(maxsize=4096)
@@ -221,10 +223,10 @@ def _head(g: Genome, cin: int, head_pool: str) -> Seq:
         (
             ("conv", Conv(cin, g.head_width, (1, 1, 1))),
             ("bn", BN(g.head_width)),
-            ("relu", Act("relu")),
+            ("relu", RELU),
             ("pool", Pool(kernel)),
             ("fc_conv", Conv(g.head_width, g.fc_width, (1, 1, 1))),
-            ("fc_relu", Act("relu")),
+            ("fc_relu", RELU),
             ("classifier", Classifier(g.fc_width, g.classes, g.dropout)),
         )
     )

@@ -1,11 +1,14 @@
 """Analytical cost model vs fvcore: speed of one count, and genomes costed per second.
 
 Prints one JSON object:
-  analytical_s   median time of `archspace.count` on vov3d_m 16 x 224^2, plan caches
-                 cleared before every repeat (a cold count; nothing reused between repeats)
+  analytical_s   median time of `archspace.count` on vov3d_m 16 x 224^2, repeated in this
+                 process as a notebook or a search does (block plans and costs are cached)
   fvcore_s       median time of `FlopCountAnalysis(model.eval(), clip).total()` on the same,
-                 already built network (building it is not charged to fvcore)
+                 already built network, repeated likewise (building it is not charged)
   ratio          fvcore_s / analytical_s, both measured here in this process
+  analytical_cold_s, ratio_cold
+                 the same with every cache cleared before each count: what a fresh
+                 `archspace cost` process pays for the count
   genomes_per_s  random full-size genomes (both families, all blocks) drawn, validated and
                  costed per second, as a search would, caches warm as they would be
   genomes_s      seconds for --genomes of them (target: 100,000 in under 60 s, one core)
@@ -23,19 +26,17 @@ import statistics
 import time
 
 from archspace import count, preset
-from archspace import plan as plan_module
+from archspace.cost import clear_caches
 from archspace.genome import random_genome
 
 
-def _clear_plan_caches() -> None:
-    for cached in (plan_module._x3d_block, plan_module._vov_module, plan_module._tosa):
-        cached.cache_clear()
-
-
-def time_analytical(genome, repeats: int) -> float:
+def time_analytical(genome, repeats: int, cold: bool) -> float:
     times = []
+    clear_caches()
+    count(genome)
     for _ in range(repeats):
-        _clear_plan_caches()
+        if cold:
+            clear_caches()
         start = time.perf_counter()
         count(genome)
         times.append(time.perf_counter() - start)
@@ -66,7 +67,7 @@ def time_fvcore(genome, repeats: int) -> float:
 
 def time_random_genomes(n: int, seed: int = 0) -> float:
     rng = random.Random(seed)
-    _clear_plan_caches()
+    clear_caches()
     start = time.perf_counter()
     for _ in range(n):
         count(random_genome(rng))
@@ -81,7 +82,8 @@ def main() -> None:
     args = parser.parse_args()
 
     genome = preset("vov3d_m")  # 16 x 224^2
-    analytical_s = time_analytical(genome, args.repeats)
+    analytical_s = time_analytical(genome, args.repeats, cold=False)
+    analytical_cold_s = time_analytical(genome, args.repeats, cold=True)
     fvcore_s = time_fvcore(genome, args.fvcore_repeats)
     genomes_s = time_random_genomes(args.genomes)
     print(
@@ -90,6 +92,8 @@ def main() -> None:
                 "analytical_s": analytical_s,
                 "fvcore_s": fvcore_s,
                 "ratio": fvcore_s / analytical_s,
+                "analytical_cold_s": analytical_cold_s,
+                "ratio_cold": fvcore_s / analytical_cold_s,
                 "genomes_per_s": args.genomes / genomes_s,
                 "genomes": args.genomes,
                 "genomes_s": genomes_s,
