@@ -1,11 +1,16 @@
 """Faster CPU training for depthwise 3D convolutions, with the same results.
 
-PyTorch's CPU backward of a depthwise Conv3d computes the input gradient through a slow
-generic path, while its forward runs on oneDNN. For stride 1 and 'same' padding the
-input gradient of a depthwise conv is itself a depthwise conv with the kernel flipped,
-so it can run on the fast forward path; the weight gradient stays with PyTorch. The
-forward is untouched, and only training on the CPU takes this path (inference, CUDA
-and fvcore's tracing see a plain Conv3d).
+Two things make PyTorch's CPU depthwise Conv3d slow to train, measured on X3D-M
+(benchmarks/train_speed.py): its backward computes the input gradient through a slow
+generic path while the forward runs on oneDNN, and in the default (N, C, T, H, W)
+layout both directions are several times slower than in channels_last_3d. So, in
+training on the CPU only:
+- the conv runs in channels_last_3d (the activations around it stay in the default
+  layout, where PyTorch's BN and activations are faster on the CPU);
+- for stride 1 and 'same' padding, the input gradient, which is itself a depthwise conv
+  with the kernel flipped, runs on the fast forward path; the weight gradient stays
+  with PyTorch.
+The forward values are the same; inference, CUDA and fvcore's tracing see a plain Conv3d.
 """
 
 from __future__ import annotations
@@ -45,5 +50,12 @@ class DepthwiseConv3d(nn.Conv3d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and x.device.type == "cpu" and torch.is_grad_enabled() and not torch.jit.is_tracing():
-            return _DepthwiseConv3dFunction.apply(x, self.weight, self.stride, self.padding)
+            channels_last = x.is_contiguous(memory_format=torch.channels_last_3d)
+            y = _DepthwiseConv3dFunction.apply(
+                x.contiguous(memory_format=torch.channels_last_3d),
+                self.weight.contiguous(memory_format=torch.channels_last_3d),
+                self.stride,
+                self.padding,
+            )
+            return y if channels_last else y.contiguous()
         return super().forward(x)
