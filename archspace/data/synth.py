@@ -7,7 +7,8 @@ Something-Something in that temporal modelling is needed.
 Every video shows one object on a background. Shape (circle, square, triangle, diamond,
 cross; each with an off-centre marker dot so rotation shows), colour, size, start
 position, background colour/gradient/texture and 0-3 static distractor shapes are drawn
-from the same distributions for every class. Only the motion depends on the class.
+from the same distributions for every class (object radius 16-24% of the frame side).
+Only the motion depends on the class. Videos are square, 12 fps, `frames` long.
 
 Classes (index = position in sorted order, as the folder reader assigns it):
 
