@@ -76,6 +76,7 @@ class VideoDataset(Dataset):
         self.seed = seed
         self.epoch = 0
         self.max_retries = max_retries
+        self._bad: set[int] = set()  # entries found unreadable in this process: not reopened
 
     @property
     def classes(self) -> list[str]:
@@ -115,11 +116,14 @@ class VideoDataset(Dataset):
             raise IndexError(i)
         for attempt in range(self.max_retries + 1):
             j = (i + attempt) % len(self.entries)
+            if j in self._bad:
+                continue
             rng = np.random.default_rng([self.seed, self.epoch, j])
             try:
                 clips, label = self.load_frames(j, rng)
             except UnreadableVideo as exc:
                 self.problems.record("unreadable", exc.path.name, exc.reason)
+                self._bad.add(j)
                 continue
             views = []
             for clip in clips:
