@@ -19,13 +19,18 @@ __all__ = [
     "build_model",
     "count",
     "load_genome",
+    "load_model",
     "measure",
     "preset",
 ]
 __version__ = "0.1.0"
 
 # torch-backed names load on first use, so costing genomes never imports torch.
-_LAZY = {"build_model": "archspace.models", "measure": "archspace.measure"}
+_LAZY = {
+    "build_model": "archspace.models",
+    "measure": "archspace.measure",
+    "load_model": "archspace.train.checkpoint",
+}
 
 
 def __getattr__(name: str):

@@ -214,10 +214,19 @@ def _run_genome(args) -> int:
     return 0
 
 
-_COMMANDS: list = [_register_cost, _register_presets, _register_genome]
+def _register_training(sub) -> None:
+    from archspace.train.cli import register
 
-from archspace.data.cli import register as _register_data  # noqa: E402  (the `data` verb)
-_COMMANDS.append(_register_data)
+    register(sub)
+
+
+def _register_data(sub) -> None:
+    from archspace.data.cli import register
+
+    register(sub)
+
+
+_COMMANDS: list = [_register_cost, _register_presets, _register_genome, _register_training, _register_data]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -187,7 +187,8 @@ def _vov_module(cin: int, inner: int, stride: int, se: bool, mid: _Mid) -> Node:
     """D(2+1)D-style module: outputs inner/2; identity residual when shapes allow."""
     out = inner // 2
     residual = cin == out and stride == 1
-    branch = Seq(_bottleneck(cin, inner, out, stride, se, mid, final_bn=residual))
+    # The released VoV3D code zero-inits only the T-OSA's aggregation BN, not the modules'.
+    branch = Seq(_bottleneck(cin, inner, out, stride, se, mid, final_bn=False))
     if residual:
         return Residual(branch, None)
     return Seq(branch.children + (("relu", Act("relu")),))

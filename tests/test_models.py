@@ -25,21 +25,21 @@ def test_structure_matches_the_reference():
     model = build_model(preset("vov3d_m"))
     tosas = [m for m in model.modules() if isinstance(m, Aggregate)]
     assert len(tosas) == 1 + 2 + 3 + 2
-    assert all(len(t.modules_) == 5 for t in tosas)
+    assert all(len(t.layers) == 5 for t in tosas)
     # Only the first T-OSA of a stage strides, and only it drops the input from the concat.
     assert [t.keep_input for t in tosas] == [False, False, True, False, True, True, False, True]
     # D(2+1)D: depthwise 1x3x3 with the stride, then depthwise 3x1x1, nothing between.
-    first = tosas[0].modules_[0]
+    first = tosas[0].layers[0]
     names = [n for n, _ in first.named_children()]
     assert names == ["a", "a_bn", "a_relu", "b1", "b2", "b_bn", "se", "b_swish", "c", "c_bn", "relu"]
     assert (first.b1.kernel_size, first.b1.stride, first.b1.groups) == ((1, 3, 3), (1, 2, 2), 40)
     assert (first.b2.kernel_size, first.b2.stride, first.b2.groups) == ((3, 1, 1), (1, 1, 1), 40)
     # SE on modules 0, 2, 4 of each T-OSA.
     # Module 0 changes width (no residual); modules 1-4 keep Ci/2 and have one.
-    assert [isinstance(m, Residual) for m in tosas[0].modules_] == [False, True, True, True, True]
-    branches = [m.branch if isinstance(m, Residual) else m for m in tosas[0].modules_]
+    assert [isinstance(m, Residual) for m in tosas[0].layers] == [False, True, True, True, True]
+    branches = [m.branch if isinstance(m, Residual) else m for m in tosas[0].layers]
     assert [hasattr(b, "se") for b in branches] == [True, False, True, False, True]
-    assert tosas[0].modules_[0].se.fc1.out_channels == 8  # round_width(40 / 16)
+    assert tosas[0].layers[0].se.fc1.out_channels == 8  # round_width(40 / 16)
 
 
 def test_initialisation_zeroes_only_final_bns():

@@ -41,12 +41,12 @@ class Aggregate(nn.Module):
     def __init__(self, modules: list[nn.Module], keep_input: bool, project: nn.Module):
         super().__init__()
         self.keep_input = keep_input
-        self.modules_ = nn.ModuleList(modules)
+        self.layers = nn.ModuleList(modules)
         self.project = project
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outputs = [x] if self.keep_input else []
-        for module in self.modules_:
+        for module in self.layers:
             x = module(x)
             outputs.append(x)
         return self.project(torch.cat(outputs, dim=1))

@@ -10,6 +10,7 @@ from torch import nn
 from archspace import plan as P
 from archspace.genome import Genome
 from archspace.models import blocks
+from archspace.models.fast import DepthwiseConv3d
 
 
 class VideoNet(nn.Module):
@@ -43,9 +44,9 @@ def to_module(node: P.Node) -> nn.Module:
     """The torch module of one plan record (composites recursively)."""
     kind = type(node)
     if kind is P.Conv:
-        return nn.Conv3d(
-            node.cin, node.cout, node.kernel, node.stride, node.padding, groups=node.groups, bias=node.bias
-        )
+        depthwise = node.groups > 1 and node.groups == node.cin == node.cout
+        conv = DepthwiseConv3d if depthwise else nn.Conv3d
+        return conv(node.cin, node.cout, node.kernel, node.stride, node.padding, groups=node.groups, bias=node.bias)
     if kind is P.BN:
         bn = nn.BatchNorm3d(node.channels, eps=1e-5, momentum=0.1)
         bn.final_bn = node.final  # read by init_weights

@@ -1,0 +1,185 @@
+"""`archspace train`, `archspace eval` and `archspace convert`: parse, then call the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from archspace.errors import UserError
+
+
+def register(sub) -> None:
+    from archspace.cli import add_genome_arguments
+
+    p = sub.add_parser(
+        "train",
+        help="train a network on a video data set",
+        description="Train a preset or genome with a recipe (experiments/recipes/). Checkpoints and "
+        "metrics.jsonl go to --out after every epoch; --resume continues exactly.",
+        epilog="example: archspace train --arch vov3d_m --data data/synth --frames 8 --crop 64 "
+        "--epochs 30 --batch-size 16 --cache --out runs/vov3d_m_synth",
+    )
+    add_genome_arguments(p)
+    p.add_argument("--data", required=True, help="data set folder (ssv2, kinetics or folder layout)")
+    p.add_argument("--layout", help="ssv2, kinetics or folder (default: detected)")
+    p.add_argument("--recipe", default="ssv2_scratch", help="recipe name or YAML file (default ssv2_scratch)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    p.add_argument("--batch-size", type=int, help="override the recipe's batch (lr scales linearly)")
+    p.add_argument("--lr", type=float, help="override the recipe's base lr (at its reference batch)")
+    p.add_argument("--out", help="run folder (default runs/<arch or genome name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", help="start from the weights of this archspace checkpoint (fine-tuning)")
+    p.add_argument("--cache", action="store_true", help="train from the clip cache (decode once; proxy runs)")
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast")
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory layout")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.set_defaults(run=run_train)
+
+    p = sub.add_parser(
+        "eval",
+        help="multi-view testing of a checkpoint",
+        description="Test a checkpoint with K clips x 1 or 3 crops per video, softmax averaged. Writes "
+        "per-class accuracy and the confusion matrix beside the checkpoint.",
+        epilog="example: archspace eval --checkpoint runs/vov3d_m_synth/checkpoint.pt --data data/synth --clips 2 --crops 3 --json",
+    )
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--layout")
+    p.add_argument("--split", default="val")
+    p.add_argument("--clips", type=int, help="clips per video (default: the recipe's)")
+    p.add_argument("--crops", type=int, choices=(1, 3), help="spatial crops per clip (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_eval)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert pytorchvideo or PySlowFast weights to an archspace checkpoint",
+        description="Map X3D weights from pytorchvideo's create_x3d, or PySlowFast-format X3D and VoV3D "
+        "checkpoints, onto the archspace model of a preset or genome.",
+        epilog="example: archspace convert --from pytorchvideo X3D_M.pyth --arch x3d_m --out x3d_m_k400.pt",
+    )
+    p.add_argument("--from", dest="source", required=True, help="pytorchvideo or slowfast")
+    p.add_argument("source_checkpoint", metavar="CHECKPOINT")
+    add_genome_arguments(p)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=run_convert)
+
+
+def run_train(args) -> int:
+    from archspace.cli import genome_from_args
+    from archspace.train.device import init_runtime
+    from archspace.train.loop import TrainingDiverged, TrainSetup, train
+    from archspace.train.data import make_train_data
+    from archspace.train.recipe import load_recipe
+
+    for name in ("epochs", "batch_size", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < (0 if name == "workers" else 1):
+            raise UserError(f"--{name.replace('_', '-')} must be >= {0 if name == 'workers' else 1}; got {value}")
+    genome = genome_from_args(args)
+    recipe = load_recipe(args.recipe).with_size(args.frames, args.crop)
+    if args.epochs is not None:
+        recipe = recipe.replace(epochs=args.epochs)
+    if args.lr is not None:
+        recipe = recipe.replace(base_lr=args.lr)
+    batch = args.batch_size or recipe.batch_size
+    data = make_train_data(args.data, recipe, layout=args.layout, seed=args.seed, use_cache=args.cache)
+    genome = genome.replace(frames=recipe.frames, crop=recipe.crop, train_crop=recipe.crop, classes=len(data.classes))
+    out = Path(args.out or Path("runs") / (args.arch or Path(args.genome).stem))
+    runtime = init_runtime(args.device, amp=args.amp, channels_last=args.channels_last)
+    setup = TrainSetup(
+        genome, recipe, epochs=recipe.epochs, batch_size=batch, seed=args.seed, workers=args.workers, out=out,
+        resume=args.resume, init=Path(args.init) if args.init else None, compile=args.compile,
+    )
+    if runtime.is_main:
+        print(f"training {args.arch or args.genome} on {args.data} ({len(data.train)} train / {len(data.val)} val videos, "
+              f"{len(data.classes)} classes) -> {out}", file=sys.stderr)
+    try:
+        metrics = train(setup, data.train, data.val, runtime)
+    except TrainingDiverged as exc:
+        print(f"archspace: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    report_problems(data.problems)
+    if runtime.is_main:
+        print(json.dumps(metrics))
+    return 0
+
+
+def report_problems(sources) -> None:
+    """One closing line: how many files were skipped or padded (each was named, once,
+    in a warning when it was met)."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for source in sources:
+        log = getattr(source, "problems", None)
+        if log is not None:
+            counts.update(log.counts())
+    if counts:
+        detail = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+        print(f"data: {sum(counts.values())} file(s) skipped or padded ({detail})", file=sys.stderr)
+
+
+def run_eval(args) -> int:
+    from archspace.genome import Genome
+    from archspace.io import write_json_atomic
+    from archspace.train.checkpoint import load_model, read_checkpoint
+    from archspace.train.data import make_test_data
+    from archspace.train.device import init_runtime
+    from archspace.train.evaluate import evaluate
+    from archspace.train.recipe import Recipe
+
+    if args.clips is not None and args.clips < 1:
+        raise UserError(f"--clips must be >= 1; got {args.clips}")
+    data = read_checkpoint(args.checkpoint)
+    genome = Genome.from_dict(data["genome"])
+    recipe = Recipe.from_dict(data["recipe"]) if "recipe" in data else Recipe().with_size(genome.frames, genome.crop)
+    runtime = init_runtime(args.device)
+    model = load_model(args.checkpoint, device=str(runtime.device))
+    dataset = make_test_data(args.data, recipe, split=args.split, layout=args.layout, clips=args.clips, crops=args.crops)
+    if len(dataset.classes) != genome.classes:
+        raise UserError(f"the checkpoint has {genome.classes} classes but {args.data} has {len(dataset.classes)}")
+    result = evaluate(model, dataset, genome.classes, runtime, batch_size=args.batch_size, workers=args.workers,
+                      progress=not args.json)
+    out_dir = Path(args.checkpoint).parent
+    stem = f"eval-{args.split}"
+    per_class = dict(zip(dataset.classes, result.per_class))
+    write_json_atomic(out_dir / f"{stem}.json", {**result.to_dict(), "per_class": per_class,
+                                                   "clips": args.clips or recipe.test_clips,
+                                                   "crops": args.crops or recipe.test_crops})
+    write_json_atomic(out_dir / f"{stem}-confusion.json", {"classes": dataset.classes, "matrix": result.confusion.tolist()})
+    report_problems([dataset])
+    if args.json:
+        print(json.dumps({**result.to_dict(), "per_class": per_class}))
+    else:
+        print(f"top1 {result.top1:.4f}  top5 {result.top5:.4f}  on {result.videos} videos "
+              f"({args.clips or recipe.test_clips} clips x {args.crops or recipe.test_crops} crops)")
+        for name, acc in per_class.items():
+            print(f"  {name:<32} {'-' if acc is None else f'{acc:.3f}'}")
+        print(f"per-class accuracy and confusion matrix: {out_dir / (stem + '.json')}, {out_dir / (stem + '-confusion.json')}")
+    return 0
+
+
+def run_convert(args) -> int:
+    from archspace.cli import genome_from_args
+    from archspace.models.convert import convert_checkpoint
+
+    from archspace.models.convert import SOURCES
+
+    if args.source not in SOURCES:
+        raise UserError(f"unknown weight source {args.source!r}; choose from {', '.join(SOURCES)}")
+    genome = genome_from_args(args)
+    report = convert_checkpoint(args.source, args.source_checkpoint, genome, args.out)
+    for line in report.lines():
+        print(f"convert: {line}", file=sys.stderr)
+    print(f"wrote {args.out} ({'all weights mapped' if report.complete else 'INCOMPLETE: see above'})")
+    return 0 if report.complete else 1

@@ -1,0 +1,107 @@
+"""The proxy trainable that a search calls: a genome on a small budget, from the clip cache.
+
+    from archspace.train.proxy import ProxyBudget, train_proxy
+    metrics = train_proxy(genome, "data/synth", ProxyBudget(epochs=5, frames=8, crop=64),
+                          report=lambda m: print(m["epoch"], m["val_top1"]))
+
+The clip cache is built once per data set and settings and then only read (memory
+mapped), so many trials in parallel processes share it without decoding again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from archspace.errors import UserError
+from archspace.genome import Genome
+
+
+@dataclass(frozen=True)
+class ProxyBudget:
+    epochs: int = 10
+    frames: int = 8
+    crop: int = 64
+    fraction: float = 1.0  # of the training videos, the same share of every class
+    batch_size: int = 16
+    base_lr: Optional[float] = None  # at the recipe's reference batch; None keeps the recipe's
+    warmup_epochs: float = 1.0
+    recipe: str = "ssv2_scratch"
+
+    def __post_init__(self):
+        if not 0 < self.fraction <= 1:
+            raise UserError(f"budget fraction must be in (0, 1]; got {self.fraction!r}")
+        for name in ("epochs", "frames", "crop", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise UserError(f"budget {name} must be an integer >= 1; got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _EpochSubset:
+    """A subset that passes set_epoch through (torch's Subset does not)."""
+
+    def __init__(self, dataset, indices: list[int]):
+        self.dataset, self.indices = dataset, indices
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        return self.dataset[self.indices[i]]
+
+
+def stratified_indices(labels, fraction: float, seed: int) -> list[int]:
+    """round(fraction * n) videos of each class (at least one), drawn with `seed`."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng([seed, 7919])
+    keep = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        take = max(1, round(fraction * len(members)))
+        keep.extend(rng.choice(members, size=take, replace=False).tolist())
+    return sorted(keep)
+
+
+def train_proxy(
+    genome: Genome,
+    data: str | Path,
+    budget: ProxyBudget = ProxyBudget(),
+    report: Optional[Callable[[dict], None]] = None,
+    seed: int = 0,
+    layout: Optional[str] = None,
+    cache_dir: Optional[str | Path] = None,
+    device: str = "cpu",
+    workers: int = 0,
+) -> dict:
+    """Train `genome` on `data` within `budget`; `report(metrics)` after every epoch.
+
+    Returns the last epoch's metrics (val_top1, val_top5, train_loss, ...). The genome's
+    frames, crop and classes are set from the budget and the data set.
+    """
+    from archspace.train.data import make_train_data
+    from archspace.train.device import init_runtime
+    from archspace.train.loop import TrainSetup, train
+    from archspace.train.recipe import load_recipe
+
+    recipe = load_recipe(budget.recipe).with_size(budget.frames, budget.crop)
+    recipe = recipe.replace(epochs=budget.epochs, warmup_epochs=min(budget.warmup_epochs, budget.epochs / 2))
+    if budget.base_lr is not None:
+        recipe = recipe.replace(base_lr=budget.base_lr)
+    sets = make_train_data(data, recipe, layout=layout, seed=seed, use_cache=True, cache_dir=cache_dir)
+    train_set = sets.train
+    if budget.fraction < 1:
+        train_set = _EpochSubset(train_set, stratified_indices(train_set.cache.labels, budget.fraction, seed))
+    genome = genome.replace(frames=budget.frames, crop=budget.crop, train_crop=budget.crop, classes=len(sets.classes))
+    setup = TrainSetup(genome, recipe, epochs=budget.epochs, batch_size=budget.batch_size, seed=seed,
+                       workers=workers, out=None, progress=False)
+    runtime = init_runtime(device)
+    return train(setup, train_set, sets.val, runtime, on_epoch_end=report)

@@ -1,0 +1,175 @@
+"""The training engine on real encoded videos of the synthetic benchmark."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import archspace
+from archspace import preset
+from archspace.data.synth import generate
+from archspace.train.data import make_train_data
+from archspace.train.device import init_runtime
+from archspace.train.loop import TrainingDiverged, TrainSetup, train
+from archspace.train.recipe import load_recipe
+
+TINY = dict(depths=(1, 1, 1, 1), frames=4, crop=32, train_crop=32)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    generate(root, videos_per_class=2, val_videos_per_class=1, frames=8, size=40, seed=3, progress=False)
+    return root
+
+
+def _recipe(epochs=3):
+    return load_recipe("ssv2_scratch").with_size(4, 32).replace(epochs=epochs, warmup_epochs=0.5)
+
+
+def _setup(genome, out, epochs=3, **kw):
+    return TrainSetup(genome, _recipe(epochs), epochs=epochs, batch_size=8, seed=1, out=out, progress=False, **kw)
+
+
+def _genome(classes):
+    return preset("x3d_xs").replace(classes=classes, **TINY)
+
+
+def test_resume_after_interruption_ends_exactly_like_an_uninterrupted_run(synth, tmp_path):
+    data = make_train_data(synth, _recipe(), seed=1)
+    genome = _genome(len(data.classes))
+    straight = train(_setup(genome, tmp_path / "a"), data.train, data.val, init_runtime())
+
+    def interrupt_after_two(metrics):
+        if metrics["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_setup(genome, tmp_path / "b"), data.train, data.val, init_runtime(), on_epoch_end=interrupt_after_two)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    with pytest.raises(archspace.UserError, match="pass --resume to continue"):
+        train(_setup(genome, tmp_path / "b"), data.train, data.val, init_runtime())
+    resumed = train(_setup(genome, tmp_path / "b", resume=True), data.train, data.val, init_runtime())
+
+    timing = ("train_clips_per_s", "epoch_s")
+    assert {k: v for k, v in resumed.items() if k not in timing} == {k: v for k, v in straight.items() if k not in timing}
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+def test_load_model_rebuilds_the_trained_network(synth, tmp_path):
+    data = make_train_data(synth, _recipe(1), seed=1, use_cache=True)
+    genome = _genome(len(data.classes))
+    train(_setup(genome, tmp_path, epochs=1), data.train, data.val, init_runtime())
+    model = archspace.load_model(tmp_path / "checkpoint.pt")
+    assert not model.training and model.genome == genome.replace(dropout=0.5)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+
+
+class _PoisonedFromEpoch:
+    """Clips become NaN from a given epoch on: a run that diverges mid-way."""
+
+    def __init__(self, dataset, epoch):
+        self.dataset, self.poison_epoch, self.epoch = dataset, epoch, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        clip, label = self.dataset[i]
+        return (clip * float("nan") if self.epoch >= self.poison_epoch else clip), label
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(synth, tmp_path):
+    data = make_train_data(synth, _recipe(), seed=1, use_cache=True)
+    genome = _genome(len(data.classes))
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 1: training stopped; the last good checkpoint \(epoch 1\)"):
+        train(_setup(genome, tmp_path), _PoisonedFromEpoch(data.train, 1), data.val, init_runtime())
+    kept = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "archspace", *map(str, args)], capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(synth, root)
+    broken = sorted((root / "train").rglob("*.mp4"))[:3]
+    broken[0].write_bytes(b"")  # zero bytes
+    broken[1].write_bytes(b"this is not a video at all")
+    broken[2].write_bytes(broken[2].read_bytes()[:200])  # truncated
+    out = tmp_path / "run"
+    proc = run_cli("train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", root, "--frames", 4,
+                   "--crop", 32, "--epochs", 1, "--batch-size", 8, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    for path in broken:
+        assert proc.stderr.count(path.name) == 1, proc.stderr
+    metrics = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert metrics["epoch"] == 1 and metrics["val_videos"] == 15
+    proc = run_cli("eval", "--checkpoint", out / "checkpoint.pt", "--data", root, "--clips", 2, "--crops", 3, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["videos"] == 15 and 0 <= result["top1"] <= result["top5"] <= 1
+    confusion = json.loads((out / "eval-val-confusion.json").read_text())
+    assert sum(map(sum, confusion["matrix"])) == 15 and len(confusion["classes"]) == 15
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--recipe", "nope"], "unknown recipe 'nope'; choose from kinetics, ssv2_finetune_from_kinetics, ssv2_scratch"),
+        (["--epochs", "0"], "--epochs must be >= 1"),
+        (["--device", "tpu"], "unknown device 'tpu'; choose cpu or cuda"),
+    ],
+)
+def test_train_bad_input(synth, tmp_path, args, message):
+    proc = run_cli("train", "--arch", "x3d_xs", "--data", synth, "--out", tmp_path / "r", *args)
+    assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_ddp_with_gloo_two_processes(synth, tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+         "-m", "archspace", "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", str(synth),
+         "--frames", "4", "--crop", "32", "--epochs", "2", "--batch-size", "4", "--cache", "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [m["epoch"] for m in history] == [1, 2]
+    assert all(m["val_videos"] == 15 for m in history)  # both shards counted once
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ckpt["epoch"] == 2
+
+
+def test_proxy_trainable_reports_every_epoch_from_the_cache(synth):
+    from archspace.train.proxy import ProxyBudget, stratified_indices, train_proxy
+
+    seen = []
+    genome = preset("vov3d_m").replace(depths=(1, 1, 1, 1), modules=2)
+    metrics = train_proxy(genome, synth, ProxyBudget(epochs=2, frames=4, crop=32, fraction=0.5, batch_size=8),
+                          report=seen.append, seed=2)
+    assert [m["epoch"] for m in seen] == [1, 2] and metrics == seen[-1]
+    assert metrics["val_videos"] == 15 and 0 <= metrics["val_top1"] <= 1
+    picked = stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
+    assert len(picked) == 5 and sorted({[0, 0, 0, 0, 1, 1, 2, 2, 2, 2][i] for i in picked}) == [0, 1, 2]
+    assert picked == stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
