@@ -3,6 +3,7 @@ import pickle
 
 import numpy as np
 import pytest
+import torch
 
 import archspace.data.cache as cache_mod
 from archspace.data import synth
@@ -107,3 +108,19 @@ def test_open_refuses_a_folder_that_is_not_a_cache(tmp_path):
 
     with pytest.raises(UserError, match="not a complete clip cache"):
         ClipCache.open(tmp_path)
+
+
+def test_dataloader_workers_read_the_cache_and_decode(data):
+    # Workers get the cache by path (no copy of the array) and decode with PyAV themselves.
+    from torch.utils.data import DataLoader
+
+    from archspace.data.dataset import VideoDataset
+
+    cache = ClipCache.build(data, "train", frames=4, size=24, progress=False)
+    ds = CachedClipDataset(cache, TrainTransform(20, short_side=(24, 28)), seed=3)
+    direct = [ds[i][0] for i in range(len(ds))]
+    loaded = torch.cat([x for x, _ in DataLoader(ds, batch_size=4, num_workers=2)])
+    assert loaded.shape == (15, 3, 4, 20, 20) and all(np.array_equal(loaded[i], direct[i]) for i in range(15))
+    videos = VideoDataset(data, "val", sampler=SegmentSampler(4, train=False))
+    labels = [int(y) for _, ys in DataLoader(videos, batch_size=5, num_workers=2) for y in ys]
+    assert labels == videos.labels

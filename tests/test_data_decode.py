@@ -50,3 +50,29 @@ def test_each_bad_file_raises_unreadable_with_its_name(tmp_path):
     assert reasons["empty"] == "empty file (0 bytes)"
     assert reasons["text"].startswith("not a readable video")
     assert reasons["truncated"]  # PyAV's mp4 keeps its index at the end: cut, it does not open
+
+
+def test_truncated_file_with_index_up_front_decodes_its_head_and_pads(tmp_path):
+    # With the index (moov) first, a cut file still opens: the frames before the cut
+    # decode, the rest are padded with the last one that did.
+    import av
+
+    from data_helpers import numbered_frames
+
+    path = tmp_path / "faststart.mp4"
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.options = {"g": "1"}  # every frame a keyframe: each decodes on its own
+        for frame in numbered_frames(40):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 3 // 4])
+    assert probe(path).frames == 40  # the header still claims all of them
+    frames, complete = read_frames(path, [0, 5, 39])
+    numbers = frame_numbers(frames)
+    assert not complete
+    assert numbers[:2] == [0, 5] and 5 < numbers[2] < 39

@@ -3,6 +3,8 @@ import json
 import pytest
 
 from archspace.data import synth
+from archspace.data.dataset import VideoDataset
+from archspace.data.samplers import SegmentSampler
 from archspace.data.layouts import detect_layout, read_layout
 from archspace.errors import UserError
 from data_helpers import write_numbered
@@ -35,6 +37,10 @@ def test_ssv2_reader(tmp_path, shipped_names, in_videos_dir):
     assert [(e.id, e.label, e.path.suffix) for e in index.entries("train")] == [("11", 0, ".webm"), ("12", 1, ".webm")]
     assert [(e.id, e.label) for e in index.entries("validation")] == [("21", 1)]
     assert index.missing == {"train": ["13.webm"], "val": []}
+    train = VideoDataset(tmp_path, "train", sampler=SegmentSampler(4, train=False))
+    assert len(train) == 2 and train.problems.files("missing") == ["13.webm"]
+    assert train[1][0].shape == (3, 4, 32, 64) and train[1][1] == 1
+    assert len(VideoDataset(tmp_path, "validation")) == 1
 
 
 def test_ssv2_unknown_template_names_it(tmp_path):

@@ -20,32 +20,24 @@ import torch
 from torch.utils.data import Dataset
 
 from archspace.data.decode import UnreadableVideo, probe, read_frames
-from archspace.data.layouts import DatasetIndex, VideoEntry, read_layout
+from archspace.data.layouts import DatasetIndex, VideoEntry, normalise_split, read_layout
 from archspace.data.problems import ProblemLog
 from archspace.data.samplers import SegmentSampler
 from archspace.data.transforms import normalise, to_tensor
 
 
-def screen_entries(index: DatasetIndex, split: str, problems: ProblemLog, open_files: bool = False,
-                   progress: bool = False) -> list[VideoEntry]:
+def screen_entries(index: DatasetIndex, split: str, problems: ProblemLog,
+                   open_files: bool = False) -> list[VideoEntry]:
     """The entries of `split` that are usable: missing and empty files recorded and dropped.
 
     With open_files=True every file is probed (header and packet count) and unreadable
-    ones are dropped too.
+    ones are dropped too. Raises UserError for an unknown split.
     """
-    entries = index.entries(split)
+    split = normalise_split(split)
     for name in index.missing.get(split, []):
         problems.record("missing", name, "named in the annotations but not on disk")
     kept = []
-    if open_files and progress:
-        import sys
-
-        from tqdm import tqdm
-
-        entries_iter = tqdm(entries, desc=f"probe {split}", unit="video", file=sys.stderr)
-    else:
-        entries_iter = entries
-    for entry in entries_iter:
+    for entry in index.entries(split):
         if not entry.path.exists():
             problems.record("missing", entry.path.name, "file not found")
             continue
@@ -76,14 +68,15 @@ class VideoDataset(Dataset):
     def __init__(self, root, split: str = "train", layout: str | None = None, sampler=None, transform=None,
                  seed: int = 0, probe: bool = False, max_retries: int = 10):
         self.index = read_layout(root, layout)
-        self.split = split
+        self.split = normalise_split(split)
         self.problems = ProblemLog()
         self.entries = screen_entries(self.index, split, self.problems, open_files=probe)
-        self.sampler = sampler if sampler is not None else SegmentSampler(8, train=split == "train")
+        self.sampler = sampler if sampler is not None else SegmentSampler(8, train=self.split == "train")
         self.transform = transform
         self.seed = seed
         self.epoch = 0
         self.max_retries = max_retries
+        self._bad: set[int] = set()  # entries found unreadable in this process: not reopened
 
     @property
     def classes(self) -> list[str]:
@@ -123,11 +116,14 @@ class VideoDataset(Dataset):
             raise IndexError(i)
         for attempt in range(self.max_retries + 1):
             j = (i + attempt) % len(self.entries)
+            if j in self._bad:
+                continue
             rng = np.random.default_rng([self.seed, self.epoch, j])
             try:
                 clips, label = self.load_frames(j, rng)
             except UnreadableVideo as exc:
                 self.problems.record("unreadable", exc.path.name, exc.reason)
+                self._bad.add(j)
                 continue
             views = []
             for clip in clips:

@@ -111,6 +111,23 @@ def read_frames(path: str | Path, indices) -> tuple[np.ndarray, bool]:
     return _decode(path, indices, seek=False)
 
 
+def _frames(container, stream):
+    """Decoded frames in order; a corrupt packet is skipped, a broken container ends the
+    stream (and the decoder is flushed, so frames it holds still come out)."""
+    try:
+        for packet in container.demux(stream):
+            try:
+                yield from packet.decode()
+            except av.FFmpegError:
+                continue
+    except av.FFmpegError:
+        pass
+    try:
+        yield from stream.codec_context.decode(None)
+    except av.FFmpegError:
+        pass
+
+
 class _Overshoot(Exception):
     """The seek landed after the wanted frame (no usable index): decode from the start."""
 
@@ -134,22 +151,19 @@ def _decode(path: Path, indices: list[int], seek: bool) -> tuple[np.ndarray, boo
             except av.FFmpegError:
                 seek = False
         position = -1
-        try:
-            for frame in container.decode(stream):
-                # Position from the timestamp, so a seek knows where it landed.
-                if seek and frame.pts is not None:
-                    position = int(round((frame.pts - start) * time_base * rate))
-                    if tail is None and position > first:
-                        raise _Overshoot
-                else:
-                    position += 1
-                if position in wanted:
-                    got[position] = frame.to_ndarray(format="rgb24")
-                tail, tail_position = frame, position
-                if position >= last:
-                    break
-        except av.FFmpegError:
-            pass  # a broken tail: keep what decoded, pad below
+        for frame in _frames(container, stream):
+            # Position from the timestamp, so a seek knows where it landed.
+            if seek and frame.pts is not None:
+                position = int(round((frame.pts - start) * time_base * rate))
+                if tail is None and position > first:
+                    raise _Overshoot
+            else:
+                position += 1
+            if position in wanted:
+                got[position] = frame.to_ndarray(format="rgb24")
+            tail, tail_position = frame, position
+            if position >= last:
+                break
     finally:
         container.close()
     if tail is None:

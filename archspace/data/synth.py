@@ -7,14 +7,15 @@ Something-Something in that temporal modelling is needed.
 Every video shows one object on a background. Shape (circle, square, triangle, diamond,
 cross; each with an off-centre marker dot so rotation shows), colour, size, start
 position, background colour/gradient/texture and 0-3 static distractor shapes are drawn
-from the same distributions for every class. Only the motion depends on the class.
+from the same distributions for every class (object radius 16-24% of the frame side).
+Only the motion depends on the class. Videos are square, 12 fps, `frames` long.
 
 Classes (index = position in sorted order, as the folder reader assigns it):
 
   Order pairs: the second class is the first played backwards, so both show the same
   frames in distribution and only their order differs:
     moving_right / moving_left            horizontal translation by 35-55% of the width
-    approaching / receding                 size grows / shrinks by a factor 2-2.6
+    approaching / receding                 size grows / shrinks by a factor 1.8-2.2
     rotating_clockwise / rotating_counterclockwise   108-216 degrees, as seen on screen
     appearing / disappearing               fades in / out over 30-50% of the clip
   Tempo pairs: the same path at a different pace:
@@ -75,8 +76,8 @@ class SynthClass:
 _CLASS_LIST = [
     SynthClass("moving_right", "Moving [something] from left to right", "translates right", "moving_left", "order"),
     SynthClass("moving_left", "Moving [something] from right to left", "translates left", "moving_right", "order"),
-    SynthClass("approaching", "Moving [something] closer", "grows by 2-2.6x", "receding", "order"),
-    SynthClass("receding", "Moving [something] away from the camera", "shrinks by 2-2.6x", "approaching", "order"),
+    SynthClass("approaching", "Moving [something] closer", "grows by 1.8-2.2x", "receding", "order"),
+    SynthClass("receding", "Moving [something] away from the camera", "shrinks by 1.8-2.2x", "approaching", "order"),
     SynthClass("rotating_clockwise", "Turning [something] clockwise", "rotates clockwise",
                "rotating_counterclockwise", "order"),
     SynthClass("rotating_counterclockwise", "Turning [something] counterclockwise", "rotates counterclockwise",
@@ -116,12 +117,12 @@ def _draw_scene(rng: np.random.Generator) -> dict:
         "shape": SHAPES[int(rng.integers(len(SHAPES)))],
         "colour": colour,
         "marker": 1.0 - colour,
-        "radius": float(rng.uniform(0.1, 0.15)),
+        "radius": float(rng.uniform(0.16, 0.24)),
         "centre": rng.uniform(0.3, 0.7, 2),
         "angle": float(rng.uniform(0, 2 * math.pi)),
         "background": bg,
         "gradient": rng.uniform(-0.25, 0.25, 2),
-        "texture": rng.uniform(-0.06, 0.06, (6, 6, 3)),
+        "texture": rng.uniform(-0.05, 0.05, (6, 6, 3)),
         "distractors": [
             (SHAPES[int(rng.integers(len(SHAPES)))], rng.uniform(0, 1, 3), rng.uniform(0.08, 0.92, 2),
              float(rng.uniform(0.04, 0.07)), float(rng.uniform(0, 2 * math.pi)))
@@ -143,13 +144,13 @@ def _motion(name: str, t: np.ndarray, rng: np.random.Generator, scene: dict) -> 
         x0 = rng.uniform(margin, 1 - margin - dist)
         cx = x0 + dist * t
     elif name == "approaching":
-        lo = rng.uniform(0.5, 0.7)
-        hi = lo * rng.uniform(2.0, 2.6)
+        lo = rng.uniform(0.45, 0.6)
+        hi = lo * rng.uniform(1.8, 2.2)
         scale = lo + (hi - lo) * t
     elif name == "rotating_clockwise":
         # Image y points down, so a growing angle turns clockwise on screen.
         angle = scene["angle"] + rng.uniform(0.6, 1.2) * math.pi * t
-        scale = np.full(n, 1.3)
+        scale = np.full(n, 1.2)
     elif name == "appearing":
         start = rng.uniform(0.1, 0.4)
         width = rng.uniform(0.3, 0.5)
@@ -300,7 +301,7 @@ def video_id(split: str, class_index: int, k: int) -> str:
 
 
 def _settings(frames, size, seed, codec, layout) -> dict:
-    return {"generator": "archspace.data.synth/1", "frames": frames, "size": size, "seed": seed,
+    return {"generator": "archspace.data.synth/2", "frames": frames, "size": size, "seed": seed,
             "codec": codec, "layout": layout, "fps": FPS}
 
 
