@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, help="override the recipe's epochs")
     p.add_argument("--batch-size", type=int, help="override the recipe's batch (lr scales linearly)")
     p.add_argument("--lr", type=float, help="override the recipe's base lr (at its reference batch)")
+    p.add_argument("--recipe-set", dest="recipe_assignments", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any recipe field, e.g. --recipe-set warmup_epochs=1")
     p.add_argument("--out", help="run folder (default runs/<arch or genome name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=int, default=0)
@@ -89,6 +91,8 @@ def run_train(args) -> int:
         recipe = recipe.replace(epochs=args.epochs)
     if args.lr is not None:
         recipe = recipe.replace(base_lr=args.lr)
+    if args.recipe_assignments:
+        recipe = recipe.replace(**dict(_parse_assignment(a) for a in args.recipe_assignments))
     batch = args.batch_size or recipe.batch_size
     data = make_train_data(args.data, recipe, layout=args.layout, seed=args.seed, use_cache=args.cache)
     genome = genome.replace(frames=recipe.frames, crop=recipe.crop, train_crop=recipe.crop, classes=len(data.classes))
@@ -112,6 +116,18 @@ def run_train(args) -> int:
     if runtime.is_main:
         print(json.dumps(metrics))
     return 0
+
+
+def _parse_assignment(text: str):
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--recipe-set takes KEY=VALUE; got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise UserError(f"cannot parse the value of {key.strip()!r}: {raw!r}") from None
 
 
 def report_problems(sources) -> None:
