@@ -283,18 +283,23 @@ def preset(name: str) -> Genome:
         raise GenomeError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse a `KEY=VALUE` override; VALUE is YAML (so `depths=[1,2,3,2]` works)."""
+def parse_key_value(text: str, option: str = "--set") -> tuple[str, Any]:
+    """Split `KEY=VALUE` and read VALUE as YAML (so `depths=[1,2,3,2]` is a list)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise GenomeError(f"--set takes KEY=VALUE; got {text!r}")
-    if key not in FIELD_NAMES:
-        raise GenomeError(f"unknown genome field {key!r}; allowed: {', '.join(sorted(FIELD_NAMES))}")
+        raise GenomeError(f"{option} takes KEY=VALUE; got {text!r}")
     try:
-        value = yaml.safe_load(raw)
+        return key, yaml.safe_load(raw)
     except yaml.YAMLError:
         raise GenomeError(f"cannot parse the value of {key!r}: {raw!r}") from None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """A `KEY=VALUE` genome override; unknown keys raise GenomeError listing the fields."""
+    key, value = parse_key_value(text)
+    if key not in FIELD_NAMES:
+        raise GenomeError(f"unknown genome field {key!r}; allowed: {', '.join(sorted(FIELD_NAMES))}")
     return key, value
 
 

@@ -137,6 +137,8 @@ def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
         (["--recipe", "nope"], "unknown recipe 'nope'; choose from kinetics, ssv2_finetune_from_kinetics, ssv2_scratch"),
         (["--epochs", "0"], "--epochs must be >= 1"),
         (["--device", "tpu"], "unknown device 'tpu'; choose cpu or cuda"),
+        (["--recipe-set", "colour=red"], "unknown recipe field 'colour'; allowed: base_lr, batch_size"),
+        (["--recipe-set", "warmup_epochs"], "--recipe-set takes KEY=VALUE"),
     ],
 )
 def test_train_bad_input(synth, tmp_path, args, message):

@@ -92,7 +92,9 @@ def run_train(args) -> int:
     if args.lr is not None:
         recipe = recipe.replace(base_lr=args.lr)
     if args.recipe_assignments:
-        recipe = recipe.replace(**dict(_parse_assignment(a) for a in args.recipe_assignments))
+        from archspace.genome import parse_key_value
+
+        recipe = recipe.replace(**dict(parse_key_value(a, "--recipe-set") for a in args.recipe_assignments))
     batch = args.batch_size or recipe.batch_size
     data = make_train_data(args.data, recipe, layout=args.layout, seed=args.seed, use_cache=args.cache)
     genome = genome.replace(frames=recipe.frames, crop=recipe.crop, train_crop=recipe.crop, classes=len(data.classes))
@@ -116,18 +118,6 @@ def run_train(args) -> int:
     if runtime.is_main:
         print(json.dumps(metrics))
     return 0
-
-
-def _parse_assignment(text: str):
-    import yaml
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise UserError(f"--recipe-set takes KEY=VALUE; got {text!r}")
-    try:
-        return key.strip(), yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise UserError(f"cannot parse the value of {key.strip()!r}: {raw!r}") from None
 
 
 def report_problems(sources) -> None:

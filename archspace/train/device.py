@@ -15,6 +15,7 @@ import torch.distributed as dist
 from torch import nn
 
 from archspace.errors import UserError
+from archspace.measure import resolve_device
 
 
 @dataclass
@@ -77,10 +78,9 @@ class Runtime:
 def init_runtime(device: str = "cpu", amp: bool = False, channels_last: bool = False) -> Runtime:
     """A Runtime for this process; under torchrun (WORLD_SIZE > 1) it joins the group:
     NCCL with one GPU per process on CUDA, gloo on CPU."""
-    if device not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {device!r}; choose cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but torch sees no CUDA GPU here; use --device cpu")
+    if device.startswith("cuda:"):
+        raise UserError(f"give --device cuda (the GPU comes from LOCAL_RANK under torchrun); got {device!r}")
+    resolve_device(device)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     dev = torch.device(device)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -51,7 +51,6 @@ class TrainSetup:
     compile: bool = False
     progress: bool = True
     eval_batch_size: int = 16
-    history: list = field(default_factory=list)
 
 
 def train(
