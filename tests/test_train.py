@@ -175,3 +175,28 @@ def test_proxy_trainable_reports_every_epoch_from_the_cache(synth):
     picked = stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
     assert len(picked) == 5 and sorted({[0, 0, 0, 0, 1, 1, 2, 2, 2, 2][i] for i in picked}) == [0, 1, 2]
     assert picked == stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
+
+
+def test_fine_tune_from_converted_pytorchvideo_weights(synth, tmp_path):
+    from archspace.models.convert import convert_checkpoint
+    from pytorchvideo_ref import create_x3d
+
+    torch.manual_seed(0)
+    theirs = create_x3d(input_clip_length=4, input_crop_size=32, depth_factor=1.0, model_num_class=400,
+                        head_activation=None)
+    torch.save({"model_state": theirs.state_dict()}, tmp_path / "x3d_k400.pyth")
+    kinetics = preset("x3d_xs").replace(depths=(1, 2, 5, 3), frames=4, crop=32, train_crop=32, classes=400)
+    proc = run_cli("convert", "--from", "pytorchvideo", tmp_path / "x3d_k400.pyth", "--arch", "x3d_xs",
+                   "--set", "depths=[1,2,5,3]", "--frames", 4, "--crop", 32, "--train-crop", 32,
+                   "--out", tmp_path / "k400.pt")
+    assert proc.returncode == 0, proc.stderr
+    assert "filled as identity: stage2.block0.shortcut.bn" in proc.stderr
+    assert archspace.load_model(tmp_path / "k400.pt").genome == kinetics
+    proc = run_cli("train", "--arch", "x3d_xs", "--set", "depths=[1,2,5,3]", "--data", synth, "--frames", 4,
+                   "--crop", 32, "--epochs", 1, "--batch-size", 8, "--cache", "--init", tmp_path / "k400.pt",
+                   "--recipe", "ssv2_finetune_from_kinetics", "--out", tmp_path / "ft")
+    assert proc.returncode == 0, proc.stderr
+    # Everything but the 400-way classifier is taken; the classifier is named as left out.
+    assert "shape mismatch, left as initialised: head.classifier.fc.bias, head.classifier.fc.weight" in proc.stderr
+    tuned = torch.load(tmp_path / "ft" / "checkpoint.pt", weights_only=False)
+    assert tuned["recipe"]["schedule"] == "steps" and tuned["epoch"] == 1
