@@ -8,8 +8,9 @@ training on the CPU only:
 - the conv runs in channels_last_3d (the activations around it stay in the default
   layout, where PyTorch's BN and activations are faster on the CPU);
 - for stride 1 and 'same' padding, the input gradient, which is itself a depthwise conv
-  with the kernel flipped, runs on the fast forward path; the weight gradient stays
-  with PyTorch.
+  with the kernel flipped, runs on the fast forward path;
+- the weight gradient (temporal stride 1) is computed as one 2D depthwise-conv weight
+  gradient per temporal tap over all (frame, clip) pairs, which oneDNN does faster.
 The forward values are the same; inference, CUDA and fvcore's tracing see a plain Conv3d.
 """
 
@@ -35,14 +36,38 @@ class _DepthwiseConv3dFunction(torch.autograd.Function):
         same = all(p == k // 2 for p, k in zip(ctx.padding, weight.shape[2:]))
         if ctx.needs_input_grad[0] and ctx.stride == (1, 1, 1) and same:
             grad_input = F.conv3d(grad, weight.flip(2, 3, 4), None, 1, ctx.padding, 1, channels)
-        mask = (ctx.needs_input_grad[0] and grad_input is None, ctx.needs_input_grad[1], False)
+        if ctx.needs_input_grad[1] and ctx.stride[0] == 1:
+            grad_weight = _weight_grad_by_frames(grad, x, weight, ctx.stride, ctx.padding)
+        mask = (ctx.needs_input_grad[0] and grad_input is None, ctx.needs_input_grad[1] and grad_weight is None, False)
         if any(mask):
             gi, gw, _ = torch.ops.aten.convolution_backward(
                 grad, x, weight, None, ctx.stride, ctx.padding, (1, 1, 1), False, (0, 0, 0), channels, mask
             )
             grad_input = gi if mask[0] else grad_input
-            grad_weight = gw if mask[1] else None
+            grad_weight = gw if mask[1] else grad_weight
         return grad_input, grad_weight, None, None
+
+
+def _weight_grad_by_frames(grad, x, weight, stride, padding):
+    """The weight gradient of a depthwise 3D conv (temporal stride 1) as kt gradients of
+    2D depthwise convs over all (frame, clip) pairs, which oneDNN computes several times
+    faster than the 3D one (2-6x per layer on X3D-M)."""
+    n, c, _, h, w = x.shape
+    kt = weight.shape[2]
+    to, ho, wo = grad.shape[2:]
+    # Frames first, channels last: each temporal tap is then one contiguous (to * n) batch.
+    frames = F.pad(x.permute(2, 0, 3, 4, 1), (0, 0, 0, 0, 0, 0, 0, 0, padding[0], padding[0])).contiguous()
+    grad2d = grad.permute(2, 0, 3, 4, 1).contiguous().reshape(to * n, ho, wo, c).permute(0, 3, 1, 2)
+    weight2d = weight[:, :, 0]
+    taps = []
+    for k in range(kt):
+        x2d = frames[k : k + to].reshape(to * n, h, w, c).permute(0, 3, 1, 2)
+        taps.append(
+            torch.ops.aten.convolution_backward(
+                grad2d, x2d, weight2d, None, stride[1:], padding[1:], (1, 1), False, (0, 0), c, (False, True, False)
+            )[1]
+        )
+    return torch.stack(taps, 2)
 
 
 class DepthwiseConv3d(nn.Conv3d):
