@@ -90,11 +90,10 @@ _BLOCK_MEMO_LIMIT = 256
 
 def clear_caches() -> None:
     """Forget every cached plan record and block cost (a cold start, for benchmarks)."""
-    from archspace import plan
+    from archspace.plan import clear_cache
 
     _BLOCK_MEMO.clear()
-    for cached in (plan._x3d_block, plan._vov_module, plan._tosa):
-        cached.cache_clear()
+    clear_cache()
 
 
 class _Walker:

@@ -209,6 +209,12 @@ def _tosa(cin: int, inner: int, out: int, stride: int, n_modules: int, mid: _Mid
     return Residual(Aggregate(modules, keep_input, project), _projection(cin, out, stride))
 
 
+def clear_cache() -> None:
+    """Forget the shared block records (a cold start, for benchmarks)."""
+    for cached in (_x3d_block, _vov_module, _tosa):
+        cached.cache_clear()
+
+
 def head_pool_kernel(genome: Genome) -> Triple:
     """PySlowFast's test-time pool: (frames, ceil(train_crop/32), ceil(train_crop/32))."""
     side = -(-genome.train_crop // 2 ** (genome.num_stages + 1))

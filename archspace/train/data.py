@@ -31,7 +31,8 @@ def make_train_data(root: str | Path, recipe: Recipe, layout: str | None = None,
     """Training and validation sets of `root` under `recipe`.
 
     Decoded videos (default): the recipe's frame sampler, scale jitter, random crop and
-    flip; validation: the centre view of one clip. use_cache: clips decoded once into
+    flip; validation: the centre view of one clip (items (1, C, T, H, W), which
+    evaluate() scores as one view). use_cache: clips decoded once into
     the clip cache (centre segments, short side resized), then random crops from it.
     """
     from archspace.data.transforms import TestTransform, TrainTransform
@@ -46,7 +47,7 @@ def make_train_data(root: str | Path, recipe: Recipe, layout: str | None = None,
         train = CachedClipDataset(train_cache, transform=train_tf, seed=seed)
         val = CachedClipDataset(val_cache, transform=val_tf, seed=seed)
         classes = list(train_cache.classes)
-        return TrainData(train, _single_view(val), classes, [train_cache, val_cache])
+        return TrainData(train, val, classes, [train_cache, val_cache])
     from archspace.data.dataset import VideoDataset
 
     # probe=True opens every file once here, so unreadable ones are dropped (and named once)
@@ -55,7 +56,7 @@ def make_train_data(root: str | Path, recipe: Recipe, layout: str | None = None,
                          seed=seed, probe=True)
     val = VideoDataset(root, "val", layout=layout, sampler=_base_sampler(recipe, False), transform=val_tf,
                        seed=seed, probe=True)
-    return TrainData(train, _single_view(val), list(train.classes), [train, val])
+    return TrainData(train, val, list(train.classes), [train, val])
 
 
 def make_test_data(root: str | Path, recipe: Recipe, split: str = "val", layout: str | None = None,
@@ -68,21 +69,3 @@ def make_test_data(root: str | Path, recipe: Recipe, split: str = "val", layout:
     sampler = MultiClipSampler(_base_sampler(recipe, False), clips or recipe.test_clips)
     transform = TestTransform(recipe.test_crop, short_side=recipe.test_short_side, crops=crops or recipe.test_crops)
     return VideoDataset(root, split, layout=layout, sampler=sampler, transform=transform)
-
-
-class _single_view:
-    """Items (1, C, T, H, W) from a test transform with one crop, as (C, T, H, W)."""
-
-    def __init__(self, dataset):
-        self.dataset = dataset
-
-    def set_epoch(self, epoch: int) -> None:
-        if hasattr(self.dataset, "set_epoch"):
-            self.dataset.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int):
-        clip, label = self.dataset[i]
-        return (clip[0] if clip.ndim == 5 else clip), label

@@ -9,6 +9,7 @@ run ends.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -200,8 +201,6 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 def _write_metrics(path: Path, history: list[dict]) -> None:
-    import json
-
     write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in history))
 
 
