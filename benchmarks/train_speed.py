@@ -8,10 +8,14 @@ backward + SGD step; inference is a forward pass under torch.inference_mode.
 Prints one JSON object:
   archspace_train_clips_s, pytorchvideo_train_clips_s, train_ratio (archspace / pytorchvideo),
   archspace_infer_clips_s, pytorchvideo_infer_clips_s, infer_ratio,
-  and the settings (frames, crop, batch, threads, channels_last).
+  and the settings (frames, crop, batch, threads, archspace_layout).
+
+archspace runs as build_model leaves it: on the CPU its VideoNet puts the clips in
+channels_last_3d (see archspace/models/build.py); --archspace-layout contiguous measures
+it in the default layout instead. pytorchvideo always runs as it comes.
 
 usage: python benchmarks/train_speed.py [--frames 16] [--crop 112] [--batch 4] [--threads 2]
-       [--rounds 3] [--channels-last auto|on|off]
+       [--rounds 3] [--repeats 2] [--archspace-layout auto|contiguous]
 """
 
 from __future__ import annotations
@@ -66,8 +70,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--channels-last", choices=("on", "off"), default="off",
-                        help="archspace in channels_last_3d (pytorchvideo keeps its default layout)")
+    parser.add_argument("--archspace-layout", choices=("auto", "contiguous"), default="auto",
+                        help="auto: as build_model sets it (channels_last_3d for X3D on the CPU)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -78,17 +82,15 @@ def main() -> None:
                         model_num_class=400, head_activation=None)
     clips = torch.randn(args.batch, 3, args.frames, args.crop, args.crop)
     labels = torch.randint(0, 400, (args.batch,))
-    ours_clips = clips
-    if args.channels_last == "on":
-        ours = ours.to(memory_format=torch.channels_last_3d)
-        ours_clips = clips.contiguous(memory_format=torch.channels_last_3d)
+    if args.archspace_layout == "contiguous":
+        ours.cpu_channels_last = False
 
     results = {}
     for mode in ("train", "infer"):
         for model in (ours, theirs):
             model.train(mode == "train")
         steps = {
-            "archspace": train_step_fn(ours, ours_clips, labels) if mode == "train" else infer_fn(ours, ours_clips),
+            "archspace": train_step_fn(ours, clips, labels) if mode == "train" else infer_fn(ours, clips),
             "pytorchvideo": train_step_fn(theirs, clips, labels) if mode == "train" else infer_fn(theirs, clips),
         }
         for step in steps.values():
@@ -101,7 +103,7 @@ def main() -> None:
             results[f"{name}_{mode}_clips_s"] = args.batch / statistics.median(times[name])
         results[f"{mode}_ratio"] = results[f"archspace_{mode}_clips_s"] / results[f"pytorchvideo_{mode}_clips_s"]
     results.update(frames=args.frames, crop=args.crop, batch=args.batch, threads=args.threads,
-                   channels_last=args.channels_last, torch=torch.__version__)
+                   archspace_layout="channels_last_3d" if ours.cpu_channels_last else "contiguous", torch=torch.__version__)
     print(json.dumps(results))
 
 

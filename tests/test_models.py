@@ -82,3 +82,25 @@ def test_fixed_pool_head_averages_positions_and_equals_global_pool_at_train_crop
         torch.testing.assert_close(global_head(clip), fixed_head(clip))
         bigger = fixed_head(torch.randn(1, 3, 4, 96, 96))  # 3x3 map, 2x2 kernel: 4 positions
     assert bigger.shape == (1, 7)
+
+
+def test_cpu_channels_last_gives_the_same_logits_and_gradients():
+    # VideoNet runs in channels_last_3d on the CPU (faster); the default layout is the reference.
+    for block in ("dw", "d2p1d", "r2plus1d"):
+        for name in ("x3d_s", "vov3d_m"):
+            torch.manual_seed(0)
+            model = build_model(_tiny(name, block=block)).train()
+            assert model.cpu_channels_last
+            x = torch.randn(2, 3, 4, 32, 32)
+            results = []
+            for channels_last in (True, False):
+                model.cpu_channels_last = channels_last
+                model.zero_grad()
+                torch.manual_seed(1)  # the same dropout mask
+                out = model(x)
+                out.square().sum().backward()
+                grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+                results.append((out.detach(), grads))
+            for fast, plain in zip(*results):
+                torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5 * plain.abs().max().item())
+    assert not build_model(_tiny("x3d_s", block="bottleneck")).cpu_channels_last

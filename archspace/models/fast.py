@@ -5,8 +5,8 @@ Two things make PyTorch's CPU depthwise Conv3d slow to train, measured on X3D-M
 generic path while the forward runs on oneDNN, and in the default (N, C, T, H, W)
 layout both directions are several times slower than in channels_last_3d. So, in
 training on the CPU only:
-- the conv runs in channels_last_3d (the activations around it stay in the default
-  layout, where PyTorch's BN and activations are faster on the CPU);
+- the conv runs in channels_last_3d (VideoNet already runs in that layout on the CPU;
+  an input in the default layout is converted here and the output converted back);
 - for stride 1 and 'same' padding, the input gradient, which is itself a depthwise conv
   with the kernel flipped, runs on the fast forward path;
 - the weight gradient (temporal stride 1) is computed as one 2D depthwise-conv weight
