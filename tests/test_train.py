@@ -16,6 +16,7 @@ from archspace.train.data import make_train_data
 from archspace.train.device import init_runtime
 from archspace.train.loop import TrainingDiverged, TrainSetup, train
 from archspace.train.recipe import load_recipe
+from data_helpers import write_numbered
 
 TINY = dict(depths=(1, 1, 1, 1), frames=4, crop=32, train_crop=32)
 
@@ -115,14 +116,21 @@ def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
     broken[0].write_bytes(b"")  # zero bytes
     broken[1].write_bytes(b"this is not a video at all")
     broken[2].write_bytes(broken[2].read_bytes()[:200])  # truncated
+    # Readable but shorter than the 4-frame clip: found (and padded) only inside a
+    # data-loader worker, in both epochs, by two different worker processes.
+    short = sorted((root / "train").rglob("*.mp4"))[3]
+    write_numbered(short, 2)
     out = tmp_path / "run"
     proc = run_cli("train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", root, "--frames", 4,
-                   "--crop", 32, "--epochs", 1, "--batch-size", 8, "--out", out)
+                   "--crop", 32, "--epochs", 2, "--batch-size", 8, "--workers", 2, "--out", out)
     assert proc.returncode == 0, proc.stderr
-    for path in broken:
+    for path in [*broken, short]:
         assert proc.stderr.count(path.name) == 1, proc.stderr
+    assert "data: 4 file(s) skipped or padded (empty 1, padded 1, unreadable 2)" in proc.stderr
+    journal = [json.loads(line) for line in (out / "data-problems.jsonl").read_text().splitlines()]
+    assert [(e["kind"], e["file"]) for e in journal] == [("padded", short.name)]
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert metrics["epoch"] == 1 and metrics["val_videos"] == 15
+    assert metrics["epoch"] == 2 and metrics["val_videos"] == 15
     proc = run_cli("eval", "--checkpoint", out / "checkpoint.pt", "--data", root, "--clips", 2, "--crops", 3, "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)

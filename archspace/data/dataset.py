@@ -10,7 +10,9 @@ Bad files never stop a run. Missing and empty files are dropped when the dataset
 made; with probe=True every file is opened then and unreadable ones dropped too, so
 len() is exact. Otherwise an unreadable file met in __getitem__ is recorded and the next
 index is returned instead. Videos shorter than the clip are padded by repeating frames.
-Everything is recorded once per file in `dataset.problems` (per worker process).
+Everything is recorded once per file in `dataset.problems`; each data-loader worker has
+its own copy, so `dataset.problems.share(path)` before loading gathers them (the CLI
+does, into the run folder).
 """
 
 from __future__ import annotations

@@ -1,13 +1,19 @@
 """A record of files that could not be used as they are: skipped or padded.
 
 Each file is reported once (a logging warning naming it), and counted by kind, so a
-run that meets a bad file keeps going and says so at the end.
+run that meets a bad file keeps going and says so at the end. Data-loader workers are
+separate processes with their own copy of the log: after `share(path)`, every log made
+from this one appends its new records to a journal file there, warns only about files the
+journal does not name yet, and `collect()` brings the workers' records back.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections import Counter
+from pathlib import Path
 
 log = logging.getLogger("archspace.data")
 
@@ -25,6 +31,7 @@ class ProblemLog:
 
     def __init__(self):
         self._entries: dict[tuple[str, str], str] = {}
+        self._journal: Path | None = None
 
     def record(self, kind: str, name: str, reason: str) -> bool:
         """Note a problem; returns True the first time this (kind, file) is seen."""
@@ -33,9 +40,38 @@ class ProblemLog:
         key = (kind, name)
         if key in self._entries:
             return False
+        if self._journal is not None:
+            self.collect()  # another process may have named it already
+            if key in self._entries:
+                return False
         self._entries[key] = reason
         log.warning("%s %s: %s", KINDS[kind], name, reason)
+        if self._journal is not None:
+            line = json.dumps({"kind": kind, "file": name, "reason": reason}) + "\n"
+            # One short O_APPEND write per record: lines from several processes never interleave.
+            fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
         return True
+
+    def share(self, journal: str | Path) -> None:
+        """Keep a journal at `journal` (JSON lines) so that copies of this log in other
+        processes (data-loader workers, other ranks) record into it; see collect()."""
+        self._journal = Path(journal)
+        self.collect()
+
+    def collect(self) -> None:
+        """Add the records that other processes wrote to the journal (already warned there)."""
+        if self._journal is None or not self._journal.exists():
+            return
+        for line in self._journal.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:  # a line cut short by a killed process
+                continue
+            self._entries.setdefault((entry["kind"], entry["file"]), entry["reason"])
 
     def counts(self) -> dict[str, int]:
         """Number of files per kind (kinds with none are left out)."""
