@@ -3,7 +3,7 @@
 Each file is reported once (a logging warning naming it), and counted by kind, so a
 run that meets a bad file keeps going and says so at the end. Data-loader workers are
 separate processes with their own copy of the log: after `share(path)`, every log made
-from this one appends its new records to a journal file there, warns only about files the
+from this one writes its records to a journal file there, warns only about files the
 journal does not name yet, and `collect()` brings the workers' records back.
 """
 
@@ -47,31 +47,44 @@ class ProblemLog:
         self._entries[key] = reason
         log.warning("%s %s: %s", KINDS[kind], name, reason)
         if self._journal is not None:
-            line = json.dumps({"kind": kind, "file": name, "reason": reason}) + "\n"
-            # One short O_APPEND write per record: lines from several processes never interleave.
-            fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode())
-            finally:
-                os.close(fd)
+            self._append(kind, name, reason)
         return True
 
     def share(self, journal: str | Path) -> None:
-        """Keep a journal at `journal` (JSON lines) so that copies of this log in other
-        processes (data-loader workers, other ranks) record into it; see collect()."""
+        """Keep a journal at `journal` (JSON lines) that lists every record of this log and
+        of its copies in other processes (data-loader workers, other ranks); see collect()."""
         self._journal = Path(journal)
+        shared = self._read_journal()
+        for (kind, name), reason in self._entries.items():
+            if (kind, name) not in shared:
+                self._append(kind, name, reason)
         self.collect()
 
     def collect(self) -> None:
         """Add the records that other processes wrote to the journal (already warned there)."""
+        for key, reason in self._read_journal().items():
+            self._entries.setdefault(key, reason)
+
+    def _read_journal(self) -> dict[tuple[str, str], str]:
         if self._journal is None or not self._journal.exists():
-            return
+            return {}
+        entries = {}
         for line in self._journal.read_text().splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:  # a line cut short by a killed process
                 continue
-            self._entries.setdefault((entry["kind"], entry["file"]), entry["reason"])
+            entries.setdefault((entry["kind"], entry["file"]), entry["reason"])
+        return entries
+
+    def _append(self, kind: str, name: str, reason: str) -> None:
+        line = json.dumps({"kind": kind, "file": name, "reason": reason}) + "\n"
+        # One short O_APPEND write per record: lines from several processes never interleave.
+        fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
 
     def counts(self) -> dict[str, int]:
         """Number of files per kind (kinds with none are left out)."""

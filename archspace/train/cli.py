@@ -115,8 +115,8 @@ def run_train(args) -> int:
         return 1
     finally:
         runtime.close()
-    report_problems(data.problems)
     if runtime.is_main:
+        report_problems(data.problems)
         print(json.dumps(metrics))
     return 0
 
