@@ -37,7 +37,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d memory layout")
+    p.add_argument("--channels-last", action="store_true", help="channels_last_3d weights and clips on the GPU (on the CPU models always run in it)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.set_defaults(run=run_train)
 
