@@ -107,7 +107,6 @@ def run_train(args) -> int:
     if runtime.is_main:
         print(f"training {args.arch or args.genome} on {args.data} ({len(data.train)} train / {len(data.val)} val videos, "
               f"{len(data.classes)} classes) -> {out}", file=sys.stderr)
-    share_problems(data.problems, out / "data-problems.jsonl")
     try:
         metrics = train(setup, data.train, data.val, runtime)
     except TrainingDiverged as exc:
@@ -121,27 +120,16 @@ def run_train(args) -> int:
     return 0
 
 
-def _problem_logs(sources) -> list:
-    # Clip caches have none: their bad files were named when the cache was built.
-    return [source.problems for source in sources if hasattr(source, "problems")]
-
-
-def share_problems(sources, journal: Path) -> None:
-    """Let the data-loader workers' records of bad files reach these sources' logs."""
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    for log in _problem_logs(sources):
-        log.share(journal)
-
-
 def report_problems(sources) -> None:
     """One closing line: how many files were skipped or padded (each was named, once,
     in a warning when it was met, by whichever process met it)."""
     from collections import Counter
 
     entries = set()
-    for log in _problem_logs(sources):
-        log.collect()
-        entries.update((e["kind"], e["file"]) for e in log.as_list())
+    for source in sources:
+        if hasattr(source, "problems"):  # clip caches named theirs when they were built
+            source.problems.collect()
+            entries.update((e["kind"], e["file"]) for e in source.problems.as_list())
     if entries:
         counts = Counter(kind for kind, _ in entries)
         detail = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
@@ -171,7 +159,7 @@ def run_eval(args) -> int:
     stem = f"eval-{args.split}"
     journal = out_dir / f"{stem}-problems.jsonl"
     journal.unlink(missing_ok=True)  # this evaluation's bad files only
-    share_problems([dataset], journal)
+    dataset.problems.share(journal)  # so that the data-loader workers' records come back
     result = evaluate(model, dataset, genome.classes, runtime, batch_size=args.batch_size, workers=args.workers,
                       progress=not args.json)
     per_class = dict(zip(dataset.classes, result.per_class))

@@ -32,6 +32,7 @@ from archspace.train.recipe import Recipe, lr_at
 
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
+PROBLEMS = "data-problems.jsonl"  # bad files met by any process, data-loader workers included
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,6 +81,10 @@ def train(
     checkpoint = s.out / CHECKPOINT if s.out else None
     if checkpoint is not None:
         start_epoch, history = _resume_or_start(checkpoint, s, genome, model, optimizer)
+        s.out.mkdir(parents=True, exist_ok=True)
+        for ds in (train_set, val_set):
+            if hasattr(ds, "problems"):
+                ds.problems.share(s.out / PROBLEMS)
     net = runtime.prepare(model, sync_bn=s.recipe.sync_bn, compile=s.compile)
 
     n = len(train_set)
