@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "build_model": "archspace.models",
     "measure": "archspace.measure",
-    "load_model": "archspace.train.checkpoint",
+    "load_model": "archspace.checkpoint",
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from archspace.device import resolve_device
 from archspace.errors import UserError
 from archspace.genome import Genome
 from archspace.models import build_model
@@ -30,14 +31,6 @@ class Measurement:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name not in ("cpu", "cuda") and not name.startswith("cuda:"):
-        raise UserError(f"unknown device {name!r}; choose cpu or cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("device cuda was asked for but torch sees no CUDA GPU here; use --device cpu")
-    return torch.device(name)
 
 
 def measure(genome: Genome, device: str = "cpu", batch: int = 1, warmup: int = 2, repeats: int = 5) -> Measurement:

@@ -23,9 +23,9 @@ Writes <DIR>/.archspace-cache/<split>-<frames>x<size>-<key>/ (or under --cache-d
 a re-run reuses it, an interrupted build resumes."""
 
 
-def register(sub) -> None:
+def register(sub, name: str = "data") -> None:
     """Add the `data` verb and its sub-verbs to the top-level sub-parsers."""
-    data = sub.add_parser("data", help="video data: synthetic benchmark, data set info, clip cache",
+    data = sub.add_parser(name, help="video data: synthetic benchmark, data set info, clip cache",
                           description="Video data: synthetic benchmark, data set info, clip cache.")
     verbs = data.add_subparsers(dest="data_command", required=True, parser_class=type(data))
 

@@ -176,7 +176,7 @@ def read_foreign_state(path: str | Path) -> dict[str, torch.Tensor]:
 def convert_checkpoint(source: str, path: str | Path, genome: Genome, out: str | Path) -> ConversionReport:
     """Convert a foreign checkpoint into an archspace checkpoint for `genome` at `out`."""
     from archspace.models import build_model
-    from archspace.train.checkpoint import save_checkpoint
+    from archspace.checkpoint import save_checkpoint
 
     model = build_model(genome)
     state, report = convert_state(read_foreign_state(path), source, model)

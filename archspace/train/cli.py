@@ -6,14 +6,20 @@ import json
 import sys
 from pathlib import Path
 
+from archspace.cli_args import (
+    add_data_arguments,
+    add_genome_arguments,
+    add_runtime_arguments,
+    check_at_least,
+    genome_from_args,
+    parse_key_values,
+)
 from archspace.errors import UserError
 
 
-def register(sub) -> None:
-    from archspace.cli import add_genome_arguments
-
+def register_train(sub, name: str) -> None:
     p = sub.add_parser(
-        "train",
+        name,
         help="train a network on a video data set",
         description="Train a preset or genome with a recipe (experiments/recipes/). Checkpoints and "
         "metrics.jsonl go to --out after every epoch; --resume continues exactly.",
@@ -21,8 +27,7 @@ def register(sub) -> None:
         "--epochs 30 --batch-size 16 --cache --out runs/vov3d_m_synth",
     )
     add_genome_arguments(p)
-    p.add_argument("--data", required=True, help="data set folder (ssv2, kinetics or folder layout)")
-    p.add_argument("--layout", help="ssv2, kinetics or folder (default: detected)")
+    add_data_arguments(p)
     p.add_argument("--recipe", default="ssv2_scratch", help="recipe name or YAML file (default ssv2_scratch)")
     p.add_argument("--epochs", type=int, help="override the recipe's epochs")
     p.add_argument("--batch-size", type=int, help="override the recipe's batch (lr scales linearly)")
@@ -34,34 +39,32 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from the weights of this archspace checkpoint (fine-tuning)")
     p.add_argument("--cache", action="store_true", help="train from the clip cache (decode once; proxy runs)")
-    p.add_argument("--workers", type=int, default=0, help="data loader worker processes")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--amp", action="store_true", help="bf16 autocast")
-    p.add_argument("--channels-last", action="store_true", help="channels_last_3d weights and clips on the GPU (on the CPU models always run in it)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    add_runtime_arguments(p)
     p.set_defaults(run=run_train)
 
+
+def register_eval(sub, name: str) -> None:
     p = sub.add_parser(
-        "eval",
+        name,
         help="multi-view testing of a checkpoint",
         description="Test a checkpoint with K clips x 1 or 3 crops per video, softmax averaged. Writes "
         "per-class accuracy and the confusion matrix beside the checkpoint.",
         epilog="example: archspace eval --checkpoint runs/vov3d_m_synth/checkpoint.pt --data data/synth --clips 2 --crops 3 --json",
     )
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--layout")
-    p.add_argument("--split", default="val")
+    p.add_argument("--checkpoint", required=True, help="an archspace checkpoint (checkpoint.pt of a run)")
+    add_data_arguments(p)
+    p.add_argument("--split", default="val", help="split to test (default val)")
     p.add_argument("--clips", type=int, help="clips per video (default: the recipe's)")
     p.add_argument("--crops", type=int, choices=(1, 3), help="spatial crops per clip (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch-size", type=int, default=4, help="videos per batch (default 4)")
+    add_runtime_arguments(p, training=False)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_eval)
 
+
+def register_convert(sub, name: str) -> None:
     p = sub.add_parser(
-        "convert",
+        name,
         help="convert pytorchvideo or PySlowFast weights to an archspace checkpoint",
         description="Map X3D weights from pytorchvideo's create_x3d, or PySlowFast-format X3D and VoV3D "
         "checkpoints, onto the archspace model of a preset or genome.",
@@ -75,16 +78,12 @@ def register(sub) -> None:
 
 
 def run_train(args) -> int:
-    from archspace.cli import genome_from_args
     from archspace.train.device import init_runtime
     from archspace.train.loop import TrainingDiverged, TrainSetup, train
     from archspace.train.data import make_train_data
     from archspace.train.recipe import load_recipe
 
-    for name in ("epochs", "batch_size", "workers"):
-        value = getattr(args, name)
-        if value is not None and value < (0 if name == "workers" else 1):
-            raise UserError(f"--{name.replace('_', '-')} must be >= {0 if name == 'workers' else 1}; got {value}")
+    check_at_least(args, {"epochs": 1, "batch_size": 1, "workers": 0})
     genome = genome_from_args(args)
     recipe = load_recipe(args.recipe).with_size(args.frames, args.crop)
     if args.epochs is not None:
@@ -92,9 +91,7 @@ def run_train(args) -> int:
     if args.lr is not None:
         recipe = recipe.replace(base_lr=args.lr)
     if args.recipe_assignments:
-        from archspace.genome import parse_key_value
-
-        recipe = recipe.replace(**dict(parse_key_value(a, "--recipe-set") for a in args.recipe_assignments))
+        recipe = recipe.replace(**parse_key_values(args.recipe_assignments, "--recipe-set"))
     batch = args.batch_size or recipe.batch_size
     data = make_train_data(args.data, recipe, layout=args.layout, seed=args.seed, use_cache=args.cache)
     genome = genome.replace(frames=recipe.frames, crop=recipe.crop, train_crop=recipe.crop, classes=len(data.classes))
@@ -139,14 +136,13 @@ def report_problems(sources) -> None:
 def run_eval(args) -> int:
     from archspace.genome import Genome
     from archspace.io import write_json_atomic
-    from archspace.train.checkpoint import load_model, read_checkpoint
+    from archspace.checkpoint import load_model, read_checkpoint
     from archspace.train.data import make_test_data
     from archspace.train.device import init_runtime
     from archspace.train.evaluate import evaluate
     from archspace.train.recipe import Recipe
 
-    if args.clips is not None and args.clips < 1:
-        raise UserError(f"--clips must be >= 1; got {args.clips}")
+    check_at_least(args, {"clips": 1, "batch_size": 1, "workers": 0})
     data = read_checkpoint(args.checkpoint)
     genome = Genome.from_dict(data["genome"])
     recipe = Recipe.from_dict(data["recipe"]) if "recipe" in data else Recipe().with_size(genome.frames, genome.crop)
@@ -180,10 +176,7 @@ def run_eval(args) -> int:
 
 
 def run_convert(args) -> int:
-    from archspace.cli import genome_from_args
-    from archspace.models.convert import convert_checkpoint
-
-    from archspace.models.convert import SOURCES
+    from archspace.models.convert import SOURCES, convert_checkpoint
 
     if args.source not in SOURCES:
         raise UserError(f"unknown weight source {args.source!r}; choose from {', '.join(SOURCES)}")

@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch import nn
 
 from archspace.errors import UserError
-from archspace.measure import resolve_device
+from archspace.device import resolve_device
 
 
 @dataclass

@@ -25,7 +25,7 @@ from archspace.errors import UserError
 from archspace.genome import Genome
 from archspace.io import write_text_atomic
 from archspace.models import build_model
-from archspace.train.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from archspace.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from archspace.train.device import Runtime
 from archspace.train.evaluate import evaluate
 from archspace.train.recipe import Recipe, lr_at
