@@ -20,11 +20,12 @@ LAYERS = [
     ("archspace.checkpoint",),
     ("archspace.models.convert", "archspace.data"),
     ("archspace.train",),
-    ("archspace.search",),
     ("archspace.analysis",),
+    ("archspace.search",),
     ("archspace.genome_cli", "archspace.cli", "archspace.__main__", "archspace"),
 ]
-# Beyond the order: analysis reads a trials table and knows nothing of how it was made.
+# Analysis sits below search (search prints fronts with it) and reads only a trials table:
+# it knows nothing of how the table was made.
 FORBIDDEN = {"archspace.analysis": ("archspace.search", "archspace.train")}
 
 

@@ -71,6 +71,17 @@ def stratified_indices(labels, fraction: float, seed: int) -> list[int]:
     return sorted(keep)
 
 
+def proxy_recipe(budget: ProxyBudget):
+    """The recipe of a proxy run: the budget's recipe at its input, epochs and lr."""
+    from archspace.train.recipe import load_recipe
+
+    recipe = load_recipe(budget.recipe).with_size(budget.frames, budget.crop)
+    recipe = recipe.replace(epochs=budget.epochs, warmup_epochs=min(budget.warmup_epochs, budget.epochs / 2))
+    if budget.base_lr is not None:
+        recipe = recipe.replace(base_lr=budget.base_lr)
+    return recipe
+
+
 def train_proxy(
     genome: Genome,
     data: str | Path,
@@ -90,12 +101,8 @@ def train_proxy(
     from archspace.train.data import make_train_data
     from archspace.train.device import init_runtime
     from archspace.train.loop import TrainSetup, train
-    from archspace.train.recipe import load_recipe
 
-    recipe = load_recipe(budget.recipe).with_size(budget.frames, budget.crop)
-    recipe = recipe.replace(epochs=budget.epochs, warmup_epochs=min(budget.warmup_epochs, budget.epochs / 2))
-    if budget.base_lr is not None:
-        recipe = recipe.replace(base_lr=budget.base_lr)
+    recipe = proxy_recipe(budget)
     sets = make_train_data(data, recipe, layout=layout, seed=seed, use_cache=True, cache_dir=cache_dir)
     train_set = sets.train
     if budget.fraction < 1:

@@ -1,0 +1,50 @@
+"""Chosen genomes of a search as YAML files, one command away from full training:
+
+    archspace export runs/vov3d --front --out chosen/
+    archspace train --genome chosen/trial-0007.yaml --data DIR --out runs/full-7
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from archspace.analysis.pareto import pareto_front
+from archspace.errors import UserError
+from archspace.genome import Genome
+from archspace.search.table import read_table
+
+
+def run_objectives(run: Path) -> dict:
+    """The objectives of the space the run was made with (its copy in the run folder)."""
+    copy = run / "space.yaml"
+    raw = yaml.safe_load(copy.read_text()) if copy.exists() else None
+    objectives = (raw or {}).get("objectives") if isinstance(raw, dict) else None
+    return dict(objectives or {"accuracy": "max", "gflops": "min"})
+
+
+def export_genomes(run: str | Path, out: str | Path, top: Optional[int] = None) -> list[Path]:
+    """Write the front's genomes (or the `top` most accurate complete trials') into `out`
+    as trial-NNNN.yaml; returns the paths. Reference presets are not exported (they are
+    presets already). Raises UserError for a folder without a trials table, an empty
+    choice or an --out that is a file."""
+    run, out = Path(run), Path(out)
+    if top is not None and top < 1:
+        raise UserError(f"--top must be >= 1; got {top}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {str(out)!r} is a file; give a folder")
+    df = read_table(run)
+    done = df[(~df["reference"].astype(bool)) & (df["state"] == "complete")]
+    if done.empty:
+        raise UserError(f"{str(run)!r} has no complete trials yet: nothing to export")
+    chosen = done.nlargest(top, "accuracy") if top is not None else pareto_front(done, run_objectives(run))
+    written = []
+    for _, row in chosen.iterrows():
+        genome = Genome.from_dict(json.loads(row["genome"]))
+        path = out / f"trial-{int(row['trial']):04d}.yaml"
+        genome.save(path)
+        written.append(path)
+    return written

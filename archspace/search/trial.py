@@ -1,0 +1,147 @@
+"""One proxy trial, as Ray Tune runs it in a worker process: train a genome on the
+proxy budget and report accuracy after every epoch.
+
+A failure (an exception, NaN loss, out of memory) is data: it is reported as a result
+with `failed` and the error, and the search goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from archspace.genome import Genome
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """What a worker needs to run one trial; travels as Ray Tune's config (a plain dict)."""
+
+    genome: dict  # at the target input: cost is counted there
+    proxy_frames: int
+    proxy_crop: int
+    budget: dict  # ProxyBudget fields other than frames and crop
+    data: str
+    cache_dir: str
+    seed: int = 0
+    device: str = "cpu"
+    threads: int = 1
+    kind: str = "trial"  # or "reference"
+    number: Optional[int] = None  # the Optuna trial number
+    preset: Optional[str] = None  # reference rows
+    latency_cache: Optional[str] = None  # measure forward latency at the target, cached per genome
+
+    def to_config(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "TrialSpec":
+        return cls(**config)
+
+    def proxy_budget(self):
+        from archspace.train.proxy import ProxyBudget
+
+        return ProxyBudget(frames=self.proxy_frames, crop=self.proxy_crop, **self.budget)
+
+
+def run_trial(config: dict) -> None:
+    """Ray Tune function trainable (reports through ray.tune.report)."""
+    from ray import tune
+
+    spec = TrialSpec.from_config(config)
+    node = _node_id()
+    for metrics in train_spec(spec):
+        tune.report({**metrics, "node": node})
+
+
+def train_spec(spec: TrialSpec):
+    """Yield one metrics dict per epoch (and one closing dict on failure)."""
+    import queue
+    import threading
+
+    import torch
+
+    torch.set_num_threads(spec.threads)
+    started = time.perf_counter()
+    base = {"accuracy": 0.0, "epoch": 0, "accuracy_by_epoch": [], "failed": False, "error": "",
+            "latency_ms": None, "wall_s": 0.0}
+    genome = Genome.from_dict(spec.genome)
+    try:
+        if spec.latency_cache:
+            base["latency_ms"] = cached_latency(genome, spec.device, Path(spec.latency_cache))
+        prepare_caches(spec)
+    except Exception as exc:  # noqa: BLE001 - a failed trial is a row, not a crash
+        yield {**base, "failed": True, "error": _one_line(exc), "wall_s": time.perf_counter() - started}
+        return
+
+    # train_proxy reports through a callback; a queue turns that into a generator so the
+    # Ray report happens here, outside the training code.
+    results: queue.Queue = queue.Queue()
+    history: list[float] = []
+
+    def on_epoch(m: dict) -> None:
+        history.append(m["val_top1"])
+        results.put({**base, "accuracy": m["val_top1"], "epoch": m["epoch"], "accuracy_by_epoch": list(history),
+                     "val_top5": m["val_top5"], "train_loss": m["train_loss"],
+                     "wall_s": time.perf_counter() - started})
+
+    def work() -> None:
+        from archspace.train.proxy import train_proxy
+
+        try:
+            train_proxy(genome, spec.data, spec.proxy_budget(), report=on_epoch, seed=spec.seed,
+                        cache_dir=spec.cache_dir, device=spec.device)
+        except BaseException as exc:  # noqa: BLE001
+            results.put({**base, "accuracy": history[-1] if history else 0.0, "epoch": len(history),
+                         "accuracy_by_epoch": list(history), "failed": True, "error": _one_line(exc),
+                         "traceback": traceback.format_exc(limit=4), "wall_s": time.perf_counter() - started})
+        results.put(None)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    while (item := results.get()) is not None:
+        yield item
+    thread.join()
+
+
+def prepare_caches(spec: TrialSpec) -> None:
+    """Build this trial's clip caches, one process at a time (others wait, then reuse)."""
+    from archspace.search.data import file_lock
+    from archspace.train.data import make_train_data
+    from archspace.train.proxy import proxy_recipe
+
+    budget = spec.proxy_budget()
+    with file_lock(Path(spec.cache_dir) / ".build.lock"):
+        make_train_data(spec.data, proxy_recipe(budget), seed=spec.seed, use_cache=True, cache_dir=spec.cache_dir)
+
+
+def cached_latency(genome: Genome, device: str, folder: Path) -> float:
+    """Median forward time (ms, batch 1) of the genome at its target input on `device`,
+    measured once per (genome, device) and cached as JSON."""
+    import hashlib
+
+    from archspace.io import write_json_atomic
+    from archspace.measure import measure
+
+    key = hashlib.sha256(json.dumps([genome.to_dict(), device], sort_keys=True).encode()).hexdigest()[:16]
+    path = folder / f"{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())["latency_ms"]
+    m = measure(genome, device=device, batch=1, warmup=1, repeats=3)
+    write_json_atomic(path, m.to_dict())
+    return m.latency_ms
+
+
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
