@@ -1,0 +1,305 @@
+"""The non-knob sections of a space file: target, constraints, objectives, proxy, search.
+
+Each `parse_*` function reads one section (already a mapping) and returns a frozen
+dataclass, or raises `SpaceError` naming the key path. The defaults of the proxy and
+search sections are the module constants just below: tune them here, in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from archspace.cost import COUNTERS, Cost
+from archspace.genome import Genome
+from archspace.search.schema import (
+    SpaceError,
+    integer,
+    is_number,
+    mapping,
+    no_unknown,
+    one_of,
+    positive_number,
+    show,
+)
+
+# ------------------------------------------------------------------ defaults, one place
+
+PROXY_DATA = "synth"  # "synth": the synthetic benchmark, generated on first use
+PROXY_FRAMES = 8
+PROXY_CROP = 48
+PROXY_EPOCHS = 6
+PROXY_FRACTION = 1.0
+PROXY_BATCH_SIZE = 16
+
+SEARCH_SAMPLER = "nsga2"
+SEARCH_TRIALS = 20
+SEARCH_CONCURRENCY = 2
+SEARCH_SEED = 0
+SEARCH_SCHEDULER = "asha"
+SEARCH_GRACE_EPOCHS = 2
+SEARCH_REDUCTION_FACTOR = 3
+
+DEFAULT_OBJECTIVES = {"accuracy": "max", "gflops": "min"}
+DEFAULT_REFERENCES = ("vov3d_m", "vov3d_l", "x3d_m", "x3d_l")
+
+SAMPLERS = ("nsga2", "tpe", "random", "grid")
+SCHEDULERS = ("asha", "none")
+# Each objective has the one direction that makes sense: accuracy up, every cost down.
+OBJECTIVES = {"accuracy": "max", "gflops": "min", "params_m": "min", "latency_ms": "min"}
+# Options of archspace.data.synth.generate that a space may set (tests keep them in step).
+SYNTH_OPTIONS = ("videos_per_class", "val_videos_per_class", "frames", "size", "seed", "codec", "layout")
+_SYNTH_INT_OPTIONS = {"videos_per_class": 1, "val_videos_per_class": 1, "frames": 1, "size": 1, "seed": 0}
+
+
+# ------------------------------------------------------------------------------ target
+
+
+@dataclass(frozen=True)
+class Target:
+    """The input where cost is counted and constraints hold.
+
+    `train_crop` None means "the genome's crop": a crop knob then moves both, as a
+    network trained and tested at that crop. Set it to keep the train crop fixed while
+    the test crop varies (the paper convention pools the head by the train crop).
+    """
+
+    frames: int
+    crop: int
+    train_crop: Optional[int]
+    classes: int
+    counter: str = "fvcore"
+
+    def train_crop_for(self, crop: int) -> int:
+        """The train crop of a genome tested at `crop`."""
+        return crop if self.train_crop is None else self.train_crop
+
+
+def parse_target(raw: Any, base: Genome) -> Target:
+    """Read `target:`; frames, crop and classes default to the base preset's."""
+    raw = mapping(raw, "target")
+    no_unknown(raw, ["frames", "crop", "train_crop", "classes", "counter"], "target")
+    target = Target(
+        frames=integer(raw.get("frames", base.frames), "target.frames", 1),
+        crop=integer(raw.get("crop", base.crop), "target.crop", 1),
+        train_crop=integer(raw["train_crop"], "target.train_crop", 1) if "train_crop" in raw else None,
+        classes=integer(raw.get("classes", base.classes), "target.classes", 1),
+        counter=one_of(raw.get("counter", "fvcore"), COUNTERS, "target.counter"),
+    )
+    if target.counter == "paper" and target.crop < target.train_crop_for(target.crop):
+        raise SpaceError(
+            "target.crop",
+            f"the paper counter pools the head by the train crop, so crop must be >= train_crop "
+            f"({target.train_crop}); got {target.crop}",
+        )
+    return target
+
+
+# ------------------------------------------------------------------------- constraints
+
+CONSTRAINT_NAMES = ("max_gflops", "min_gflops", "max_params_m", "min_params_m")
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Bounds on GFLOPs (flops / 1e9) and millions of parameters, at the target input."""
+
+    max_gflops: Optional[float] = None
+    min_gflops: Optional[float] = None
+    max_params_m: Optional[float] = None
+    min_params_m: Optional[float] = None
+
+    def declared(self) -> tuple[str, ...]:
+        """The names of the bounds that are set, in CONSTRAINT_NAMES order."""
+        return tuple(name for name in CONSTRAINT_NAMES if getattr(self, name) is not None)
+
+    def values(self, gflops: float, params_m: float) -> tuple[float, ...]:
+        """One value per declared bound, Optuna's convention: <= 0 means satisfied."""
+        out = []
+        for name in self.declared():
+            bound = getattr(self, name)
+            value = gflops if name.endswith("gflops") else params_m
+            out.append(value - bound if name.startswith("max") else bound - value)
+        return tuple(out)
+
+    def describe(self) -> str:
+        """E.g. "gflops <= 12, params_m >= 1"; "none" when no bound is set."""
+        parts = []
+        for name in self.declared():
+            op = "<=" if name.startswith("max") else ">="
+            parts.append(f"{name[4:]} {op} {getattr(self, name):g}")
+        return ", ".join(parts) or "none"
+
+
+def parse_constraints(raw: Any) -> Constraints:
+    raw = mapping(raw, "constraints")
+    no_unknown(raw, CONSTRAINT_NAMES, "constraints")
+    values = {name: positive_number(v, f"constraints.{name}") for name, v in raw.items()}
+    constraints = Constraints(**values)
+    for what in ("gflops", "params_m"):
+        low, high = values.get(f"min_{what}"), values.get(f"max_{what}")
+        if low is not None and high is not None and low >= high:
+            raise SpaceError(f"constraints.min_{what}", f"must be below max_{what} ({high}); got {low}")
+    return constraints
+
+
+# -------------------------------------------------------------------------- objectives
+
+
+def parse_objectives(raw: Any) -> dict[str, str]:
+    """Read `objectives:` (name: max|min), in file order; accuracy plus at least one cost."""
+    if raw is None:
+        return dict(DEFAULT_OBJECTIVES)
+    raw = mapping(raw, "objectives")
+    no_unknown(raw, OBJECTIVES, "objectives")
+    for name, direction in raw.items():
+        one_of(direction, ("max", "min"), f"objectives.{name}")
+        if direction != OBJECTIVES[name]:
+            what = "accuracy is maximised" if name == "accuracy" else "a cost is minimised"
+            raise SpaceError(f"objectives.{name}", f"must be {OBJECTIVES[name]} ({what}); got {direction}")
+    if "accuracy" not in raw:
+        raise SpaceError("objectives", "must include accuracy: max")
+    if len(raw) < 2:
+        costs = ", ".join(n for n in OBJECTIVES if n != "accuracy")
+        raise SpaceError("objectives", f"give accuracy and at least one cost to trade it against ({costs})")
+    return dict(raw)
+
+
+# ------------------------------------------------------------------------------- proxy
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """How each candidate is trained: a small, fast budget shared by every trial.
+
+    `frames` and `crop` are the proxy input of a genome at the target input; other
+    genomes scale with their input (see Space.proxy_input). `lr` is the base lr at the
+    recipe's reference batch (None keeps the recipe's). `classes` trains on a subset of
+    the data's classes (None: all). `synth` is passed to the synthetic generator.
+    """
+
+    data: str = PROXY_DATA
+    frames: int = PROXY_FRAMES
+    crop: int = PROXY_CROP
+    epochs: int = PROXY_EPOCHS
+    fraction: float = PROXY_FRACTION
+    batch_size: int = PROXY_BATCH_SIZE
+    lr: Optional[float] = None
+    classes: Optional[tuple[str, ...]] = None
+    synth: dict = field(default_factory=dict)
+
+
+def parse_proxy(raw: Any) -> ProxySettings:
+    raw = mapping(raw, "proxy")
+    no_unknown(raw, ["data", "frames", "crop", "epochs", "fraction", "batch_size", "lr", "classes", "synth"], "proxy")
+    values: dict[str, Any] = {}
+    if "data" in raw:
+        if not isinstance(raw["data"], str) or not raw["data"].strip():
+            raise SpaceError("proxy.data", f"must be 'synth' or a data folder path; got {show(raw['data'])}")
+        values["data"] = raw["data"]
+    for name in ("frames", "epochs", "batch_size"):
+        if name in raw:
+            values[name] = integer(raw[name], f"proxy.{name}", 1)
+    if "crop" in raw:
+        values["crop"] = integer(raw["crop"], "proxy.crop", 32)
+    if "fraction" in raw:
+        fraction = positive_number(raw["fraction"], "proxy.fraction")
+        if fraction > 1:
+            raise SpaceError("proxy.fraction", f"must be in (0, 1], the share of training videos; got {fraction}")
+        values["fraction"] = float(fraction)
+    if raw.get("lr") is not None:
+        values["lr"] = float(positive_number(raw["lr"], "proxy.lr"))
+    if raw.get("classes") is not None:
+        values["classes"] = _class_names(raw["classes"])
+    if raw.get("synth") is not None:
+        values["synth"] = _synth_options(raw["synth"])
+    return ProxySettings(**values)
+
+
+def _class_names(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise SpaceError("proxy.classes", f"must be a non-empty list of class names (or null for all); got {show(raw)}")
+    for i, name in enumerate(raw):
+        if not isinstance(name, str) or not name:
+            raise SpaceError(f"proxy.classes[{i}]", f"must be a class name; got {show(name)}")
+        if name in raw[:i]:
+            raise SpaceError(f"proxy.classes[{i}]", f"duplicate class {name!r}")
+    return tuple(raw)
+
+
+def _synth_options(raw: Any) -> dict:
+    raw = mapping(raw, "proxy.synth")
+    no_unknown(raw, SYNTH_OPTIONS, "proxy.synth")
+    for name, minimum in _SYNTH_INT_OPTIONS.items():
+        if name in raw:
+            integer(raw[name], f"proxy.synth.{name}", minimum)
+    for name in ("codec", "layout"):
+        if name in raw and not isinstance(raw[name], str):
+            raise SpaceError(f"proxy.synth.{name}", f"must be a name; got {show(raw[name])}")
+    return dict(raw)
+
+
+# ------------------------------------------------------------------------------ search
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the search runs: Optuna sampler, trial count, Ray Tune concurrency and scheduler.
+
+    `time_budget` is in seconds (None: no limit); ASHA stops a trial early at
+    `grace_epochs`, then keeps 1/`reduction_factor` of the trials at each rung.
+    """
+
+    sampler: str = SEARCH_SAMPLER
+    trials: int = SEARCH_TRIALS
+    concurrency: int = SEARCH_CONCURRENCY
+    seed: int = SEARCH_SEED
+    scheduler: str = SEARCH_SCHEDULER
+    grace_epochs: int = SEARCH_GRACE_EPOCHS
+    reduction_factor: int = SEARCH_REDUCTION_FACTOR
+    time_budget: Optional[float] = None
+
+
+def parse_search(raw: Any) -> SearchSettings:
+    raw = mapping(raw, "search")
+    allowed = ["sampler", "trials", "concurrency", "seed", "scheduler", "grace_epochs", "reduction_factor", "time_budget"]
+    no_unknown(raw, allowed, "search")
+    values: dict[str, Any] = {}
+    if "sampler" in raw:
+        values["sampler"] = one_of(raw["sampler"], SAMPLERS, "search.sampler")
+    if "scheduler" in raw:
+        # YAML `null` reads as None: take it for "none".
+        values["scheduler"] = one_of("none" if raw["scheduler"] is None else raw["scheduler"], SCHEDULERS, "search.scheduler")
+    for name, minimum in (("trials", 1), ("concurrency", 1), ("seed", 0), ("grace_epochs", 1), ("reduction_factor", 2)):
+        if name in raw:
+            values[name] = integer(raw[name], f"search.{name}", minimum)
+    if raw.get("time_budget") is not None:
+        values["time_budget"] = parse_duration(raw["time_budget"], "search.time_budget")
+    return SearchSettings(**values)
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(value: Any, key: str = "time_budget") -> float:
+    """Seconds from a number of seconds or a text like "90s", "15m", "1h", "1h30m"."""
+    seconds: Optional[float] = None
+    if is_number(value):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.replace(" ", "").lower()
+        match = _DURATION.match(text)
+        if text and match and any(match.groups()):
+            h, m, s = (float(g) if g else 0.0 for g in match.groups())
+            seconds = 3600 * h + 60 * m + s
+        elif re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+    if seconds is None or seconds <= 0:
+        raise SpaceError(key, f"must be seconds (a number > 0) or a duration like 90s, 15m, 1h30m; got {show(value)}")
+    return seconds
+
+
+def cost_values(cost: Cost) -> tuple[float, float]:
+    """(GFLOPs, millions of parameters) of a Cost: the units of constraints and objectives."""
+    return cost.flops / 1e9, cost.params / 1e6
