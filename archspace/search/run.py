@@ -402,6 +402,7 @@ def start_ray(plan: _Plan, address: Optional[str]) -> bool:
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
     # Ctrl-C raises KeyboardInterrupt here rather than Ray Tune's "resume with
     # Tuner.restore" path: the study, not Ray's experiment state, is what a resume reads.
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
