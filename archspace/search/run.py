@@ -476,6 +476,7 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
         stopped = stop_recorded_ray(out)
         if stopped:
             _say(options, f"stopped {stopped} Ray process(es) left behind by the interrupted search")
+    plan.resolve_data(options.progress)  # before anything is written: a bad --data leaves no run behind
     directions = ["maximize" if d == "max" else "minimize" for d in plan.objectives.values()]
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "space.yaml", Path(space.path).read_text())
@@ -485,7 +486,6 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     done = reconcile(probe, plan)
     study = open_study(options.storage, out, name, directions, make_sampler(plan.sampler, plan.seed, plan.trials, done),
                        resume=True)
-    plan.resolve_data(options.progress)
     ref_rows, missing = cached_references(plan, space.references)
     plan.reference_rows.update(ref_rows)
     started = time.time()

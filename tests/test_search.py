@@ -1,0 +1,260 @@
+"""`archspace search` as a user runs it: real Optuna storage, real Ray Tune trials, real
+encoded videos (a tiny synthetic benchmark), a real SIGKILL and a real two-node cluster."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+TINY_PROXY = {"frames": 4, "crop": 32, "epochs": 2, "batch_size": 8,
+              "synth": {"videos_per_class": 2, "frames": 8, "size": 32}}
+
+
+def write_space(folder: Path, name="tiny", knobs=None, search=None, proxy=None, references=(), **extra) -> Path:
+    space = {
+        "base": "vov3d_m",
+        "knobs": knobs or {"width": {"choices": [16, 24]}, "block": {"choices": ["dw", "d2p1d"]},
+                           "modules": {"choices": [1, 2]}},
+        "target": {"frames": 16, "crop": 224, "classes": 174},
+        "proxy": {**TINY_PROXY, **(proxy or {})},
+        "search": {"trials": 3, "concurrency": 1, "sampler": "random", "scheduler": "none", **(search or {})},
+        "references": list(references),
+        **extra,
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(space))
+    return path
+
+
+@pytest.fixture
+def env(tmp_path):
+    """Environment of a search process: its own cache folder; Ray processes it leaves are
+    stopped at the end by the ids the search recorded."""
+    env = dict(os.environ, ARCHSPACE_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    yield env
+    from archspace.search.run import stop_recorded_ray
+
+    for record in tmp_path.rglob("ray-processes.json"):
+        stop_recorded_ray(record.parent)
+
+
+def search(*args, env, cwd, timeout=300):
+    proc = subprocess.run([sys.executable, "-m", "archspace", "search", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env):
+    space = write_space(tmp_path, references=["x3d_xs"])
+    code, out, err = search("--space", str(space), env=env, cwd=tmp_path)
+    assert code == 0, err
+    run = tmp_path / "runs" / "tiny"
+    df = pd.read_csv(run / "trials.csv")
+    trials = df[~df["reference"]]
+    assert sorted(trials["trial"]) == [0, 1, 2] and set(trials["state"]) == {"complete"}
+    assert (trials["epochs"] == 2).all() and (trials["proxy_classes"] == 15).all()
+    assert ((trials["accuracy"] >= 0) & (trials["accuracy"] <= 1)).all()
+    # exact cost at the target input, from the genome each row stores
+    import archspace
+
+    for _, row in trials.iterrows():
+        genome = archspace.Genome.from_dict(json.loads(row["genome"]))
+        cost = archspace.count(genome)
+        assert (row["params"], row["flops"], row["acts"]) == (cost.params, cost.flops, cost.acts)
+        assert (genome.frames, genome.crop, genome.classes) == (16, 224, 174)
+        assert genome.inner_widths[0] == row["width"] and genome.block == row["block"]
+        assert json.loads(row["accuracy_by_epoch"])[-1] == row["accuracy"]
+    ref = df[df["reference"]].iloc[0]
+    assert ref["preset"] == "x3d_xs" and ref["state"] == "complete" and ref["epochs"] == 2
+    xs = archspace.preset("x3d_xs").replace(classes=174)
+    assert ref["flops"] == archspace.count(xs).flops
+    assert (ref["proxy_frames"], ref["proxy_crop"]) == (1, 32)  # 4 frames of 16 -> 4 * 4 / 16
+    assert pd.read_parquet(run / "trials.parquet")["flops"].tolist() == df["flops"].tolist()
+    assert "Pareto front: accuracy vs gflops" in out and "x3d_xs" in out
+    settings = json.loads((run / "search.json").read_text())
+    assert settings["status"] == "finished" and settings["counts"] == {"complete": 3, "pruned": 0, "failed": 0}
+    assert (run / "space.yaml").read_text() == space.read_text()
+    import optuna
+
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{run / 'study.db'}")
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
+    # the reference is cached per (preset, proxy, seed): a second search reuses it
+    code, out, err = search("--space", str(space), "--name", "again", "--trials", "1", env=env, cwd=tmp_path)
+    assert code == 0, err and "0 reference(s) to train" in err
+    again = pd.read_csv(tmp_path / "runs" / "again" / "trials.csv")
+    assert again[again["reference"]]["accuracy"].tolist() == [ref["accuracy"]]
+    # export: the front's genomes as YAML that `archspace cost --genome` counts exactly as the table
+    proc = subprocess.run([sys.executable, "-m", "archspace", "export", str(run), "--top", "2", "--out",
+                           str(tmp_path / "chosen")], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    files = proc.stdout.split()
+    assert len(files) == 2
+    best = trials.nlargest(2, "accuracy")
+    for path, (_, row) in zip(files, best.iterrows()):
+        assert Path(path).name == f"trial-{int(row['trial']):04d}.yaml"
+        cost = subprocess.run([sys.executable, "-m", "archspace", "cost", "--genome", path, "--json"],
+                              capture_output=True, text=True, timeout=60)
+        assert json.loads(cost.stdout)["flops"] == row["flops"]
+
+
+def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, env):
+    # Two distinct genomes, five trials: the sampler must propose some genome again.
+    knobs = {"block": {"choices": ["dw", "d2p1d"]}}
+    space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "sampler": "nsga2", "seed": 3})
+    sequences = []
+    for name in ("first", "second"):
+        code, _, err = search("--space", str(space), "--name", name, env=env, cwd=tmp_path)
+        assert code == 0, err
+        df = pd.read_csv(tmp_path / "runs" / name / "trials.csv").sort_values("trial")
+        sequences.append(df["genome"].tolist())
+        assert len(df) == 5 and df["genome"].nunique() == 2
+        trained = df[df["reused_from"].isna()]
+        reused = df[df["reused_from"].notna()]
+        assert len(trained) == 2 and len(reused) == 3 and (reused["wall_s"] == 0).all()
+        for _, row in reused.iterrows():
+            source = df[df["trial"] == row["reused_from"]].iloc[0]
+            assert (source["genome"], source["accuracy"]) == (row["genome"], row["accuracy"])
+    assert sequences[0] == sequences[1]
+
+
+def test_failures_are_data(tmp_path, env):
+    # A learning rate that makes the loss NaN: every trial fails, each is a row, the search ends normally.
+    space = write_space(tmp_path, proxy={"lr": 1e12}, search={"trials": 2})
+    code, out, err = search("--space", str(space), env=env, cwd=tmp_path)
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
+    assert df["state"].tolist() == ["failed", "failed"]
+    assert df["error"].str.contains("TrainingDiverged: loss became nan").all()
+
+
+def _wait_for_rows(path: Path, rows: int, proc, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        if path.exists() and len(pd.read_csv(path)) >= rows:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{path} did not reach {rows} rows in {timeout} s")
+
+
+def _alive(record: dict) -> list[int]:
+    import psutil
+
+    alive = []
+    for entry in record["processes"]:
+        try:
+            if abs(psutil.Process(entry["pid"]).create_time() - entry["create_time"]) < 0.01:
+                alive.append(entry["pid"])
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_kill_9_then_resume_gives_every_trial_once_and_keeps_finished_ones(tmp_path, env):
+    space = write_space(tmp_path, search={"trials": 5, "seed": 1})
+    run = tmp_path / "runs" / "tiny"
+    proc = subprocess.Popen([sys.executable, "-m", "archspace", "search", "--space", str(space)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_rows(run / "trials.csv", 2, proc, timeout=240)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = pd.read_csv(run / "trials.csv")
+    record = json.loads((run / "ray-processes.json").read_text())
+    code, out, err = search("--space", str(space), "--resume", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert not _alive(record), "the resumed search must stop the Ray processes the killed one left"
+    after = pd.read_csv(run / "trials.csv")
+    assert len(after) == 5 and after["trial"].is_unique and set(after["state"]) == {"complete"}
+    kept = after.set_index("trial").loc[before["trial"]]
+    for column in ("accuracy", "accuracy_by_epoch", "genome", "flops", "wall_s"):
+        assert kept[column].tolist() == before[column].tolist()
+    import optuna
+
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{run / 'study.db'}")
+    assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, env):
+    space = write_space(tmp_path, search={"trials": 4})
+    run = tmp_path / "runs" / "tiny"
+    proc = subprocess.Popen([sys.executable, "-m", "archspace", "search", "--space", str(space)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
+        record = json.loads((run / "ray-processes.json").read_text())
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert f"Resume with: archspace search --space {space} --name tiny --resume" in err
+    assert not _alive(record)
+    code, _, err = search("--space", str(space), "--resume", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert len(pd.read_csv(run / "trials.csv")) == 4
+
+
+def test_a_two_node_ray_cluster_runs_trials_on_both_nodes(tmp_path, env):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        worker = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        space = write_space(tmp_path, search={"trials": 4, "concurrency": 2})
+        code, out, err = search("--space", str(space), "--address", cluster.address, env=env, cwd=tmp_path)
+        assert code == 0, err
+        df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
+        assert len(df) == 4 and set(df["state"]) == {"complete"}
+        assert set(df["node"]) == {cluster.head_node.node_id, worker.node_id}
+    finally:
+        cluster.shutdown()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trials", "0"], "--trials must be >= 1; got 0"),
+        (["--concurrency", "0"], "--concurrency must be >= 1"),
+        (["--time-budget", "soon"], "time budget 'soon': give a duration"),
+        (["--resume"], "holds no search to resume"),
+        (["--storage", "nowhere"], "--storage 'nowhere': give an RDB URL"),
+        (["--device", "tpu"], "--device must be cpu or cuda"),
+        (["--data", "missing-folder"], "proxy data folder 'missing-folder' does not exist"),
+        (["--gpus-per-trial", "-1"], "--gpus-per-trial must be >= 0"),
+    ],
+)
+def test_bad_search_options_are_one_line_and_exit_2(tmp_path, env, args, message):
+    space = write_space(tmp_path)
+    code, out, err = search("--space", str(space), *args, env=env, cwd=tmp_path, timeout=120)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert message in err
+
+
+def test_a_run_folder_is_not_overwritten_and_export_checks_its_input(tmp_path, env):
+    space = write_space(tmp_path)
+    run = tmp_path / "runs" / "tiny"
+    run.mkdir(parents=True)
+    (run / "space.yaml").write_text(space.read_text())
+    code, _, err = search("--space", str(space), env=env, cwd=tmp_path)
+    assert code == 2 and "already holds a search: pass --resume" in err
+    other = write_space(tmp_path, name="other", search={"trials": 9})
+    code, _, err = search("--space", str(other), "--name", "tiny", "--resume", env=env, cwd=tmp_path)
+    assert code == 2 and "differs from the space the search" in err
+    for args, message in [([str(tmp_path), "--out", "x"], "holds no trials table"),
+                          ([str(run), "--top", "0", "--out", "x"], "--top must be >= 1")]:
+        proc = subprocess.run([sys.executable, "-m", "archspace", "export", *args], capture_output=True,
+                              text=True, cwd=tmp_path, timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
