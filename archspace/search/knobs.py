@@ -3,7 +3,7 @@
     width:   {choices: [32, 40, 48, 56]}
     modules: {low: 3, high: 6}                  # ints: every integer from 3 to 6
     depth:   {low: 1.0, high: 5.0, step: 0.2}   # floats on a grid: 1.0, 1.2, ..., 5.0
-    lr:      {low: 1.0e-3, high: 1.0, log: true}  # a continuous float (not enumerable)
+    se_ratio: {low: 0.01, high: 0.25, log: true}  # a continuous float (not enumerable)
 
 A range is int when low, high and step are all ints, else float. Choices may be lists
 (e.g. per-stage depths); Optuna only stores scalars, so such a knob is suggested by a

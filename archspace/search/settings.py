@@ -1,8 +1,8 @@
 """The non-knob sections of a space file: base, fixed, target, constraints, objectives,
 proxy, search, references.
 
-Each `parse_*` function reads one section (already a mapping) and returns a frozen
-dataclass, or raises `SpaceError` naming the key path. The defaults of the proxy and
+Each `parse_*` function reads one section and returns its value (a frozen dataclass for
+target, constraints, proxy and search), or raises `SpaceError` naming the key path. The defaults of the proxy and
 search sections are the module constants just below: tune them here, in one place.
 """
 
@@ -211,8 +211,8 @@ def parse_objectives(raw: Any) -> dict[str, str]:
 class ProxySettings:
     """How each candidate is trained: a small, fast budget shared by every trial.
 
-    `frames` and `crop` are the proxy input of a genome at the target input; other
-    genomes scale with their input (see Space.proxy_input). `lr` is the base lr at the
+    `frames` and `crop` (a multiple of 4) are the proxy input of a genome at the target
+    input; other genomes scale with their input (see Space.proxy_input). `lr` is the base lr at the
     recipe's reference batch (None keeps the recipe's). `classes` trains on a subset of
     the data's classes (None: all). `synth` is passed to the synthetic generator.
     """

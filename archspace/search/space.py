@@ -35,6 +35,10 @@ fields -> target input (frames, crop, train_crop, classes; a frames or crop knob
 the target's, and the train crop follows the crop unless target.train_crop is set).
 A knob is only used where it applies: `inter` only with a two-conv block
 (r2plus1d, d1p2d, d2p1d; other blocks get inter none), `modules` only in VoV3D spaces.
+
+Parts: knobs.py (one knob, the knobs section, derived knobs), settings.py (the other
+sections and their defaults), schema.py (typed readers, SpaceError), stagecost.py (fast
+costs of many genomes for summaries), summary.py (summary helpers and its text).
 """
 
 from __future__ import annotations
