@@ -2,6 +2,7 @@
 
 import inspect
 import math
+import pickle
 import random
 import re
 import subprocess
@@ -15,6 +16,7 @@ import yaml
 
 from archspace import UserError, count, preset
 from archspace.genome import TWO_CONV_BLOCKS, random_genome, vov3d_genome, x3d_genome
+from archspace.search.schema import SpaceError
 from archspace.search.settings import SYNTH_OPTIONS, parse_duration
 from archspace.search.space import Space, format_summary, load_space, wilson_interval
 from archspace.search.stagecost import StageCostMemo
@@ -119,6 +121,22 @@ def test_inter_is_only_suggested_for_two_conv_blocks():
         assert space.decode(trial.params) == knobs
 
 
+def test_a_grid_is_enqueued_from_enumerate():
+    space = load_space(SPACES / "table6.yaml")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for knobs in space.enumerate():
+        study.enqueue_trial(space.encode(knobs))
+    genomes = []
+    study.optimize(lambda trial: genomes.append(space.genome(space.suggest(trial))) or 0.0, n_trials=11)
+    assert len(set(genomes)) == 11 and {(g.block, g.inter) for g in genomes} == {
+        ("bottleneck", "none"), ("dw", "none"),
+        *((b, i) for b in ("r2plus1d", "d1p2d", "d2p1d") for i in ("none", "relu", "bn_relu")),
+    }
+    vov = load_space(SPACES / "vov3d.yaml")
+    knobs = next(iter(vov.enumerate()))
+    assert vov.encode(knobs)["depths"] == "[1, 1, 2, 2]" and vov.decode(vov.encode(knobs)) == knobs
+
+
 def test_modules_is_never_a_knob_of_an_x3d_space(tmp_path):
     space = load_space(SPACES / "x3d.yaml")
     for trial, knobs, genome in run_study(space):
@@ -136,7 +154,7 @@ def test_genome_refuses_what_the_space_does_not_hold():
         space.genome({"block": "dw", "inter": "relu"})
     with pytest.raises(UserError, match="unknown knob 'widht'"):
         space.genome({"widht": 40})
-    with pytest.raises(UserError, match="knob width: 44 is not a value of the space"):
+    with pytest.raises(UserError, match="knob width: 44 is not in the space"):
         space.genome({"width": 44})
 
 
@@ -255,7 +273,7 @@ def test_a_50k_space_is_counted_exactly_and_a_million_is_estimated():
     # Spot check against cost.count: the extremes are genomes of the space.
     rng = random.Random(0)
     for _ in range(20):
-        c = space.cost(space.genome(space._random_assignment(rng)))
+        c = space.cost(space.genome(space.random_knobs(rng)))
         assert summary["gflops_min"] <= c.flops / 1e9 <= summary["gflops_max"]
 
     # More widths, modules, blocks and crops: 933,120 genomes; a 1 s limit forces the estimate.
@@ -272,7 +290,7 @@ def test_a_50k_space_is_counted_exactly_and_a_million_is_estimated():
 def test_a_continuous_knob_is_sampled_not_enumerated(tmp_path):
     space = space_of("base: vov3d_m\nknobs: {se_ratio: {low: 0.01, high: 0.5, log: true}}\n", tmp_path)
     assert space.size() == (None, False)
-    with pytest.raises(UserError, match="knobs.se_ratio: a float range without step"):
+    with pytest.raises(UserError, match="space.yaml: knobs.se_ratio: a float range without step is not enumerable"):
         list(space.enumerate())
     summary = space.summary(sample=50)
     assert summary["size"] is None and not summary["exact"] and summary["feasible_fraction"] == 1.0
@@ -400,7 +418,7 @@ BAD = [
     (with_(knobs={"block": {"choices": ["dw", "conv9"]}}), "knobs.block: value conv9: block must be one of bottleneck"),
     (with_(knobs={"width": {"choices": [32, 33]}}), "knobs.width: value 33: inner_widths must be even for vov3d"),
     (with_(knobs={"se_ratio": {"choices": [0.0, 1.5]}}), r"knobs.se_ratio: value 1.5: se_ratio must be a number in \[0, 1\)"),
-    (with_(knobs={"depths": {"choices": [[1, 2, 3]]}}), r"knobs.depths.choices\[0\]: has 3 stages; a space keeps its base's 4"),
+    (with_(knobs={"depths": {"choices": [[1, 2, 3]]}}), r"knobs.depths.choices\[0\]: has 3 stages; the base has 4"),
     (with_(knobs={"depths.4": {"choices": [1, 2]}}), "knobs.depths.4: stage index out of range: the space has stages 0..3"),
     (with_(knobs={"depth": {"choices": [1.0]}, "depths": {"choices": [[1, 1, 1, 1]]}}), "knobs.depths: cannot be combined with depth"),
     (with_(knobs={"inter": {"choices": ["none", "relu"]}}, fixed={"block": "dw"}), "knobs.inter: never applies: block is 'dw'"),
@@ -426,6 +444,7 @@ BAD = [
     (with_(search={"sampler": "grid"}, knobs={"se_ratio": {"low": 0.0, "high": 0.5}}), "knobs.se_ratio: sampler grid needs a step"),
     (with_(proxy={"epoch": 3}), "proxy.epoch: unknown key; allowed: data, frames"),
     (with_(proxy={"fraction": 1.5}), r"proxy.fraction: must be in \(0, 1\]"),
+    (with_(proxy={"crop": 50}), "proxy.crop: must be a multiple of 4; got 50"),
     (with_(proxy={"synth": {"videos": 3}}), "proxy.synth.videos: unknown key; allowed: videos_per_class"),
     (with_(references=["vov3d_m", "x3d_q"]), r"references\[1\]: unknown preset 'x3d_q'"),
     ("knobs: {block: {choices: [dw]}}\n", "base: missing: name the preset"),
@@ -442,6 +461,17 @@ def test_bad_space_file_is_one_line_naming_the_file_and_key(tmp_path, text, mess
     assert "\n" not in text
     assert text.startswith(f"{path}: ")
     assert re.search(message, text), text
+
+
+def test_from_dict_errors_name_the_space_and_a_space_pickles():
+    with pytest.raises(UserError, match=r"^<space>: knobs: give at least one knob"):
+        Space.from_dict({"base": "vov3d_m", "knobs": {}})
+    space = load_space(SPACES / "vov3d.yaml")
+    copy = pickle.loads(pickle.dumps(space))  # Ray ships the space to its workers
+    knobs = {"width": 48, "block": "dw", "frames": 8}
+    assert copy.genome(knobs) == space.genome(knobs) and copy.knobs == space.knobs
+    error = pickle.loads(pickle.dumps(SpaceError("knobs.width", "bad", "f.yaml")))
+    assert (str(error), error.key) == ("f.yaml: knobs.width: bad", "knobs.width")
 
 
 def test_missing_file_is_a_user_error(tmp_path):

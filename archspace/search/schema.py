@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+import yaml
+
 from archspace.errors import UserError
 
 
@@ -19,6 +21,10 @@ class SpaceError(UserError):
         self.key, self.detail, self.file = key, detail, file
         where = f"{file}: " if file else ""
         super().__init__(f"{where}{key}: {detail}" if key else f"{where}{detail}")
+
+    def __reduce__(self):
+        # Pickled as its parts (the default would call __init__ with the message alone).
+        return SpaceError, (self.key, self.detail, self.file)
 
     def in_file(self, file: str) -> "SpaceError":
         """The same error, its message prefixed with `file`."""
@@ -96,3 +102,30 @@ def _looks_like_exponent(text: str) -> bool:
     except ValueError:
         return False
     return "e" in text.lower()
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key is refused later, as "keys must be names"
+            if key in seen:
+                problem = f"duplicate key {key!r}"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str) -> Any:
+    """The parsed YAML `text`; raises SpaceError (with the line) if malformed or a key repeats."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: plain data only
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpaceError("", f"malformed YAML{where}: {problem}") from None

@@ -1,7 +1,8 @@
-"""The non-knob sections of a space file: target, constraints, objectives, proxy, search.
+"""The non-knob sections of a space file: base, fixed, target, constraints, objectives,
+proxy, search, references.
 
-Each `parse_*` function reads one section (already a mapping) and returns a frozen
-dataclass, or raises `SpaceError` naming the key path. The defaults of the proxy and
+Each `parse_*` function reads one section and returns its value (a frozen dataclass for
+target, constraints, proxy and search), or raises `SpaceError` naming the key path. The defaults of the proxy and
 search sections are the module constants just below: tune them here, in one place.
 """
 
@@ -11,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from archspace.cost import COUNTERS, Cost
-from archspace.genome import Genome
+from archspace.cost import COUNTERS
+from archspace.genome import FIELD_NAMES, PRESETS, Genome, GenomeError
 from archspace.search.schema import (
     SpaceError,
     integer,
@@ -51,6 +52,43 @@ OBJECTIVES = {"accuracy": "max", "gflops": "min", "params_m": "min", "latency_ms
 # Options of archspace.data.synth.generate that a space may set (tests keep them in step).
 SYNTH_OPTIONS = ("videos_per_class", "val_videos_per_class", "frames", "size", "seed", "codec", "layout")
 _SYNTH_INT_OPTIONS = {"videos_per_class": 1, "val_videos_per_class": 1, "frames": 1, "size": 1, "seed": 0}
+
+
+# -------------------------------------------------------------------- base and fixed
+
+INPUT_FIELDS = ("frames", "crop", "train_crop", "classes")  # set by target (frames, crop also by knobs)
+
+
+def parse_base(raw: Any) -> str:
+    """The base preset's name."""
+    if raw is None:
+        raise SpaceError("base", f"missing: name the preset every genome starts from ({', '.join(PRESETS)})")
+    if raw not in PRESETS:
+        raise SpaceError("base", f"unknown preset {show(raw)}; choose from {', '.join(PRESETS)}")
+    return raw
+
+
+def parse_fixed(raw: Any, base_name: str) -> dict:
+    """Genome fields pinned for the space (lists as tuples), checked on the base preset."""
+    raw = mapping(raw, "fixed")
+    fixed = {}
+    for name, value in raw.items():
+        if name in INPUT_FIELDS:
+            raise SpaceError(f"fixed.{name}", "the input is set under target: frames, crop, classes")
+        if name == "family":
+            family = PRESETS[base_name].family
+            raise SpaceError("fixed.family", f"a space's family is its base's ({family}); change the base")
+        if name not in FIELD_NAMES:
+            allowed = ", ".join(sorted(FIELD_NAMES - {"family", *INPUT_FIELDS}))
+            raise SpaceError(f"fixed.{name}", f"unknown genome field; allowed: {allowed}")
+        fixed[name] = tuple(value) if isinstance(value, list) else value
+    try:
+        PRESETS[base_name].replace(**fixed)
+    except GenomeError as exc:
+        # GenomeError messages start with the field's name: name that key if we can.
+        culprit = next((n for n in fixed if str(exc).startswith(n)), None)
+        raise SpaceError(f"fixed.{culprit}" if culprit else "fixed", str(exc)) from None
+    return fixed
 
 
 # ------------------------------------------------------------------------------ target
@@ -173,8 +211,8 @@ def parse_objectives(raw: Any) -> dict[str, str]:
 class ProxySettings:
     """How each candidate is trained: a small, fast budget shared by every trial.
 
-    `frames` and `crop` are the proxy input of a genome at the target input; other
-    genomes scale with their input (see Space.proxy_input). `lr` is the base lr at the
+    `frames` and `crop` (a multiple of 4) are the proxy input of a genome at the target
+    input; other genomes scale with their input (see Space.proxy_input). `lr` is the base lr at the
     recipe's reference batch (None keeps the recipe's). `classes` trains on a subset of
     the data's classes (None: all). `synth` is passed to the synthetic generator.
     """
@@ -192,7 +230,8 @@ class ProxySettings:
 
 def parse_proxy(raw: Any) -> ProxySettings:
     raw = mapping(raw, "proxy")
-    no_unknown(raw, ["data", "frames", "crop", "epochs", "fraction", "batch_size", "lr", "classes", "synth"], "proxy")
+    allowed = ["data", "frames", "crop", "epochs", "fraction", "batch_size", "lr", "classes", "synth"]
+    no_unknown(raw, allowed, "proxy")
     values: dict[str, Any] = {}
     if "data" in raw:
         if not isinstance(raw["data"], str) or not raw["data"].strip():
@@ -203,10 +242,13 @@ def parse_proxy(raw: Any) -> ProxySettings:
             values[name] = integer(raw[name], f"proxy.{name}", 1)
     if "crop" in raw:
         values["crop"] = integer(raw["crop"], "proxy.crop", 32)
+        if values["crop"] % 4:
+            # Scaled crops are rounded to multiples of 4; the target's own must be one too.
+            raise SpaceError("proxy.crop", f"must be a multiple of 4; got {values['crop']}")
     if "fraction" in raw:
         fraction = positive_number(raw["fraction"], "proxy.fraction")
         if fraction > 1:
-            raise SpaceError("proxy.fraction", f"must be in (0, 1], the share of training videos; got {fraction}")
+            raise SpaceError("proxy.fraction", f"must be in (0, 1], a share of the videos; got {fraction}")
         values["fraction"] = float(fraction)
     if raw.get("lr") is not None:
         values["lr"] = float(positive_number(raw["lr"], "proxy.lr"))
@@ -219,7 +261,7 @@ def parse_proxy(raw: Any) -> ProxySettings:
 
 def _class_names(raw: Any) -> tuple[str, ...]:
     if not isinstance(raw, list) or not raw:
-        raise SpaceError("proxy.classes", f"must be a non-empty list of class names (or null for all); got {show(raw)}")
+        raise SpaceError("proxy.classes", f"must be a list of class names (null: all); got {show(raw)}")
     for i, name in enumerate(raw):
         if not isinstance(name, str) or not name:
             raise SpaceError(f"proxy.classes[{i}]", f"must be a class name; got {show(name)}")
@@ -263,15 +305,18 @@ class SearchSettings:
 
 def parse_search(raw: Any) -> SearchSettings:
     raw = mapping(raw, "search")
-    allowed = ["sampler", "trials", "concurrency", "seed", "scheduler", "grace_epochs", "reduction_factor", "time_budget"]
+    allowed = ["sampler", "trials", "concurrency", "seed", "scheduler", "grace_epochs", "reduction_factor"]
+    allowed.append("time_budget")
     no_unknown(raw, allowed, "search")
     values: dict[str, Any] = {}
     if "sampler" in raw:
         values["sampler"] = one_of(raw["sampler"], SAMPLERS, "search.sampler")
     if "scheduler" in raw:
         # YAML `null` reads as None: take it for "none".
-        values["scheduler"] = one_of("none" if raw["scheduler"] is None else raw["scheduler"], SCHEDULERS, "search.scheduler")
-    for name, minimum in (("trials", 1), ("concurrency", 1), ("seed", 0), ("grace_epochs", 1), ("reduction_factor", 2)):
+        scheduler = "none" if raw["scheduler"] is None else raw["scheduler"]
+        values["scheduler"] = one_of(scheduler, SCHEDULERS, "search.scheduler")
+    minimums = {"trials": 1, "concurrency": 1, "seed": 0, "grace_epochs": 1, "reduction_factor": 2}
+    for name, minimum in minimums.items():
         if name in raw:
             values[name] = integer(raw[name], f"search.{name}", minimum)
     if raw.get("time_budget") is not None:
@@ -296,10 +341,25 @@ def parse_duration(value: Any, key: str = "time_budget") -> float:
         elif re.fullmatch(r"\d+(?:\.\d+)?", text):
             seconds = float(text)
     if seconds is None or seconds <= 0:
-        raise SpaceError(key, f"must be seconds (a number > 0) or a duration like 90s, 15m, 1h30m; got {show(value)}")
+        allowed = "seconds (a number > 0) or a duration like 90s, 15m, 1h30m"
+        raise SpaceError(key, f"must be {allowed}; got {show(value)}")
     return seconds
 
 
-def cost_values(cost: Cost) -> tuple[float, float]:
-    """(GFLOPs, millions of parameters) of a Cost: the units of constraints and objectives."""
-    return cost.flops / 1e9, cost.params / 1e6
+# -------------------------------------------------------------------------- references
+
+
+def parse_references(raw: Any) -> tuple[str, ...]:
+    """Preset names trained with the proxy as reference rows (DEFAULT_REFERENCES if absent)."""
+    if raw is None:
+        return DEFAULT_REFERENCES
+    if not isinstance(raw, list):
+        raise SpaceError("references", f"must be a list of preset names; got {show(raw)}")
+    for i, name in enumerate(raw):
+        if name not in PRESETS:
+            choices = ", ".join(PRESETS)
+            raise SpaceError(f"references[{i}]", f"unknown preset {show(name)}; choose from {choices}")
+        if name in raw[:i]:
+            raise SpaceError(f"references[{i}]", f"duplicate preset {name!r}")
+    return tuple(raw)
+

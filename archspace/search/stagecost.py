@@ -32,7 +32,8 @@ class StageCostMemo:
         self.counts = 0  # genomes that needed a full count
         self._scalar_ids: dict[tuple, int] = {}
         self._stem: dict = {}  # scalars id -> (params, flops, output shape)
-        self._stages: dict = {}  # (scalars id, depth, inner, out, input shape) -> (params, flops, output shape)
+        # (scalars id, depth, inner, out, input shape) -> (params, flops, output shape)
+        self._stages: dict = {}
         self._head: dict = {}  # (scalars id, stages, input shape) -> (params, flops)
 
     def cost(self, fields: dict) -> tuple[int, int]:
