@@ -85,15 +85,12 @@ def open_study(url: Optional[str], out: Path, name: str, directions: list[str], 
 
     if url is None:
         url = f"sqlite:///{out / STUDY_FILE}"
-    if url.startswith(("sqlite:", "postgresql:", "mysql:", "oracle:", "mssql:")) or "://" in url:
+    if storage_kind(url) == "rdb":
         storage = optuna.storages.RDBStorage(url)
-    elif url.endswith((".log", ".jsonl")):
+    else:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         storage = JournalStorage(JournalFileBackend(str(Path(url).resolve())))
-    else:
-        raise UserError(f"--storage {url!r}: give an RDB URL (sqlite:///file.db, postgresql://...) "
-                        "or an Optuna journal file ending in .log or .jsonl")
     names = {s.study_name for s in optuna.study.get_all_study_summaries(storage)}
     if name in names and not resume:
         raise UserError(f"a study named {name!r} exists in {url}: pass --resume to continue it, or choose another --name")
@@ -102,6 +99,16 @@ def open_study(url: Optional[str], out: Path, name: str, directions: list[str], 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(storage=storage, study_name=name, directions=directions, sampler=sampler,
                                load_if_exists=True)
+
+
+def storage_kind(url: str) -> str:
+    """'rdb' for a database URL, 'journal' for an Optuna journal file; UserError otherwise."""
+    if "://" in url:
+        return "rdb"
+    if url.endswith((".log", ".jsonl")):
+        return "journal"
+    raise UserError(f"--storage {url!r}: give an RDB URL (sqlite:///file.db, postgresql://...) "
+                    "or an Optuna journal file ending in .log or .jsonl")
 
 
 def make_sampler(kind: str, seed: int, trials: int, done: int):
@@ -615,6 +622,8 @@ def _check_options(plan: _Plan, options: SearchOptions) -> None:
         raise UserError(f"--time-budget must be positive; got {plan.time_budget_s}")
     if options.gpus_per_trial < 0:
         raise UserError(f"--gpus-per-trial must be >= 0; got {options.gpus_per_trial}")
+    if options.storage is not None:
+        storage_kind(options.storage)
     if options.device not in ("cpu", "cuda"):
         raise UserError(f"--device must be cpu or cuda; got {options.device!r}")
     if options.device == "cuda" and options.gpus_per_trial <= 0:
