@@ -64,6 +64,7 @@ def register_search(sub, name: str) -> None:
     p.add_argument("--data", metavar="DIR", help="proxy data folder (default: the space's proxy.data; 'synth' generates it)")
     p.add_argument("--address", help="join an existing Ray cluster (HEAD_IP:6379) instead of starting one")
     p.add_argument("--storage", help="Optuna storage: an RDB URL (default sqlite:///runs/NAME/study.db) or a journal file (.log)")
+    p.add_argument("--scheduler", choices=("asha", "none"), help="early stopping of weak trials (default: the space's)")
     p.add_argument("--resume", action="store_true", help="continue the search in the run folder (after Ctrl-C or a kill)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda, for every trial")
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="GPUs per trial with --device cuda (fractions share a GPU)")
@@ -79,7 +80,7 @@ def _run_search(args) -> int:
     options = SearchOptions(
         name=args.name, out=args.out, trials=args.trials, concurrency=args.concurrency,
         time_budget_s=parse_duration(args.time_budget) if args.time_budget else None, seed=args.seed,
-        data=args.data, address=args.address, storage=args.storage, resume=args.resume, device=args.device,
+        data=args.data, address=args.address, storage=args.storage, scheduler=args.scheduler, resume=args.resume, device=args.device,
         gpus_per_trial=args.gpus_per_trial, progress=True)
     result = run_search(space, options)
     objectives = dict(space.objectives)

@@ -56,6 +56,7 @@ class SearchOptions:
     data: Optional[str] = None
     address: Optional[str] = None
     storage: Optional[str] = None
+    scheduler: Optional[str] = None  # asha or none
     resume: bool = False
     device: str = "cpu"
     gpus_per_trial: float = 0.0
@@ -162,7 +163,7 @@ class _Plan:
         budget = options.time_budget_s if options.time_budget_s is not None else s.time_budget
         self.time_budget_s = parse_duration(budget) if isinstance(budget, str) else budget
         self.sampler = s.sampler
-        self.scheduler = s.scheduler
+        self.scheduler = options.scheduler or s.scheduler
         self.device = options.device
         self.gpus_per_trial = options.gpus_per_trial
         p = space.proxy
@@ -517,7 +518,7 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     interrupted = False
     own_ray = start_ray(plan, options.address)
     try:
-        interrupted = _fit(plan, searcher, name, options)
+        _fit(plan, searcher)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -540,8 +541,9 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     return SearchResult(out, df, interrupted, summary)
 
 
-def _fit(plan: _Plan, searcher, name: str, options: SearchOptions) -> bool:
-    """Run the Tuner; True when it was interrupted (Ctrl-C)."""
+def _fit(plan: _Plan, searcher) -> None:
+    """Run the trials with Ray Tune until the searcher says FINISHED (Ctrl-C raises
+    KeyboardInterrupt out of it)."""
     from ray import tune
 
     from archspace.search.trial import run_trial
@@ -557,7 +559,6 @@ def _fit(plan: _Plan, searcher, name: str, options: SearchOptions) -> bool:
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
     )
     tuner.fit()
-    return False
 
 
 def reconcile(study, plan: _Plan) -> int:
@@ -624,6 +625,8 @@ def _check_options(plan: _Plan, options: SearchOptions) -> None:
         raise UserError(f"--gpus-per-trial must be >= 0; got {options.gpus_per_trial}")
     if options.storage is not None:
         storage_kind(options.storage)
+    if plan.scheduler not in ("asha", "none"):
+        raise UserError(f"--scheduler must be asha or none; got {plan.scheduler!r}")
     if options.device not in ("cpu", "cuda"):
         raise UserError(f"--device must be cpu or cuda; got {options.device!r}")
     if options.device == "cuda" and options.gpus_per_trial <= 0:

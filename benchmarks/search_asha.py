@@ -1,0 +1,72 @@
+"""Does ASHA pay, and how much of a search's time is not training?
+
+Runs the same space, seed and trial count twice, with ASHA and without (every trial to
+the full proxy budget), side by side on this machine, and prints one JSON object:
+
+    train_s_asha, train_s_full   seconds of trial training (references excluded)
+    compute_ratio                train_s_full / train_s_asha (target >= 3)
+    best_asha, best_full         best proxy accuracy of a fully trained trial (target: within 2 points)
+    wall_s_*, outside_training_share_*   the share of wall time x concurrency not spent training
+                                 (Ray start, scheduling, sampling, storage; target < 10%)
+
+    .venv/bin/python benchmarks/search_asha.py [--space search_spaces/vov3d.yaml] [--trials 12] [--seed 0]
+
+References are trained once before the timed runs (they are cached per proxy settings),
+so both runs measure the searched trials alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from archspace.search.run import SearchOptions, run_search
+from archspace.search.space import load_space
+
+
+def trained_seconds(df) -> float:
+    fresh = df[~df["reference"] & df["reused_from"].isna()]
+    return float(fresh["wall_s"].fillna(0).sum())
+
+
+def best(df) -> float:
+    done = df[~df["reference"] & (df["state"] == "complete")]
+    return float(done["accuracy"].max()) if len(done) else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default="search_spaces/vov3d.yaml")
+    parser.add_argument("--trials", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--concurrency", type=int, default=None)
+    args = parser.parse_args()
+    space = load_space(args.space)
+    folder = Path(tempfile.mkdtemp(prefix="search-asha-"))
+    out = {"space": args.space, "trials": args.trials, "seed": args.seed}
+    try:
+        # references first, untimed: both runs below then find them in the cache
+        run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
+                                        concurrency=args.concurrency, progress=False))
+        for scheduler, label in (("asha", "asha"), ("none", "full")):
+            result = run_search(space, SearchOptions(name=label, out=str(folder / label), trials=args.trials,
+                                                     seed=args.seed, scheduler=scheduler,
+                                                     concurrency=args.concurrency, progress=False))
+            df = result.table
+            out[f"train_s_{label}"] = trained_seconds(df)
+            out[f"best_{label}"] = best(df)
+            out[f"wall_s_{label}"] = result.summary["wall_s"]
+            out[f"outside_training_share_{label}"] = result.summary["outside_training_share"]
+            out[f"pruned_{label}"] = result.summary["counts"]["pruned"]
+        out["compute_ratio"] = out["train_s_full"] / out["train_s_asha"]
+        out["concurrency"] = result.summary["concurrency"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
