@@ -259,3 +259,16 @@ def test_a_run_folder_is_not_overwritten_and_export_checks_its_input(tmp_path, e
         proc = subprocess.run([sys.executable, "-m", "archspace", "export", *args], capture_output=True,
                               text=True, cwd=tmp_path, timeout=60)
         assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_space_example_is_a_valid_space(tmp_path):
+    import re
+
+    from archspace.search.space import load_space
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = re.search(r"\*\*A space file\*\*.*?```yaml\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "example.yaml").write_text(example)
+    space = load_space(tmp_path / "example.yaml")
+    assert [k.name for k in space.knobs][:3] == ["width", "depth", "depths.2"] or "depths.2" in [k.name for k in space.knobs]
+    assert space.summary()["size"] == 8640
