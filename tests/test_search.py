@@ -270,5 +270,6 @@ def test_the_readme_space_example_is_a_valid_space(tmp_path):
     example = re.search(r"\*\*A space file\*\*.*?```yaml\n(.*?)```", readme, re.S).group(1)
     (tmp_path / "example.yaml").write_text(example)
     space = load_space(tmp_path / "example.yaml")
-    assert [k.name for k in space.knobs][:3] == ["width", "depth", "depths.2"] or "depths.2" in [k.name for k in space.knobs]
+    assert {k.name for k in space.knobs} == {"block", "inter", "modules", "width", "depth", "depths.2", "frames"}
+    assert (space.proxy.lr, space.search.time_budget, space.constraints.max_params_m) == (0.8, 900, 10)
     assert space.summary()["size"] == 8640
