@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from archspace.errors import UserError
 
 _SEARCH_EXAMPLE = """examples:
   archspace search --space search_spaces/vov3d.yaml

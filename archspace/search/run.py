@@ -22,8 +22,6 @@ Who does what:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import platform
 import sys
@@ -33,34 +31,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from archspace.errors import UserError
-from archspace.genome import Genome, preset
 from archspace.io import write_json_atomic, write_text_atomic
 from archspace.search import table as T
-from archspace.search.data import cache_root, proxy_cache_dir, resolve_proxy_data
-from archspace.search.trial import TrialSpec
+from archspace.search.cluster import start_ray, stop_recorded_ray
+from archspace.search.plan import SearchOptions, SearchPlan, parse_duration  # noqa: F401 - the public API
+from archspace.search.references import cached_references
+from archspace.search.searcher import make_scheduler, make_searcher
 
 STUDY_FILE = "study.db"
-RAY_PROCESSES = "ray-processes.json"
-
-
-@dataclass
-class SearchOptions:
-    """Command-line overrides of the space's `search` settings (None keeps the space's)."""
-
-    name: Optional[str] = None
-    out: Optional[str] = None
-    trials: Optional[int] = None
-    concurrency: Optional[int] = None
-    time_budget_s: Optional[float] = None
-    seed: Optional[int] = None
-    data: Optional[str] = None
-    address: Optional[str] = None
-    storage: Optional[str] = None
-    scheduler: Optional[str] = None  # asha or none
-    resume: bool = False
-    device: str = "cpu"
-    gpus_per_trial: float = 0.0
-    progress: bool = True
 
 
 @dataclass
@@ -128,344 +106,6 @@ def make_sampler(kind: str, seed: int, trials: int, done: int):
     raise UserError(f"unknown sampler {kind!r}; choose nsga2, tpe, random or grid")
 
 
-def parse_duration(text: str) -> float:
-    """'15m', '90s', '1h', '1h30m' or plain seconds -> seconds."""
-    import re
-
-    text = str(text).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    parts = re.findall(r"(\d+(?:\.\d+)?)([hms])", text)
-    if not parts or "".join(a + b for a, b in parts) != text:
-        raise UserError(f"time budget {text!r}: give a duration such as 15m, 90s, 1h30m or seconds")
-    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
-
-
-def genome_key(genome: Genome, spec_budget: dict, seed: int, data: str) -> str:
-    """Identity of a training: the same genome, proxy budget, seed and data train alike."""
-    blob = json.dumps([genome.to_dict(), spec_budget, seed, data], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-# ----------------------------------------------------------------------------- the searcher
-
-
-class _Plan:
-    """Everything the searcher needs about the run, resolved once."""
-
-    def __init__(self, space, options: SearchOptions, out: Path):
-        s = space.search
-        self.space = space
-        self.out = out
-        self.seed = options.seed if options.seed is not None else s.seed
-        self.trials = options.trials if options.trials is not None else s.trials
-        self.concurrency = options.concurrency if options.concurrency is not None else s.concurrency
-        budget = options.time_budget_s if options.time_budget_s is not None else s.time_budget
-        self.time_budget_s = parse_duration(budget) if isinstance(budget, str) else budget
-        self.sampler = s.sampler
-        self.scheduler = options.scheduler or s.scheduler
-        self.device = options.device
-        self.gpus_per_trial = options.gpus_per_trial
-        p = space.proxy
-        self.data_arg = options.data or p.data
-        self.budget = {"epochs": p.epochs, "fraction": p.fraction, "batch_size": p.batch_size, "base_lr": p.lr}
-        if getattr(p, "classes", None):
-            self.budget["classes"] = list(p.classes)
-        self.synth_options = dict(getattr(p, "synth", {}) or {})
-        self.objectives = dict(space.objectives)
-        self.knob_names = [k.name for k in space.knobs]
-        self.data: Optional[Path] = None
-        self.cache_dir: Optional[Path] = None
-        self.proxy_classes: Optional[int] = None
-
-    def resolve_data(self, progress: bool) -> None:
-        self.data = resolve_proxy_data(self.data_arg, self.synth_options, progress=progress)
-        self.cache_dir = proxy_cache_dir(self.data)
-        from archspace.data.layouts import read_layout
-
-        classes = read_layout(self.data).classes
-        self.proxy_classes = len(self.budget.get("classes") or classes)
-
-    def spec(self, genome: Genome, **extra) -> TrialSpec:
-        frames, crop = self.space.proxy_input(genome)
-        latency = str(cache_root() / "latency") if "latency_ms" in self.objectives else None
-        return TrialSpec(genome=genome.to_dict(), proxy_frames=frames, proxy_crop=crop, budget=self.budget,
-                         data=str(self.data), cache_dir=str(self.cache_dir), seed=self.seed, device=self.device,
-                         latency_cache=latency, **extra)
-
-    def key(self, spec: TrialSpec) -> str:
-        budget = dict(spec.budget, frames=spec.proxy_frames, crop=spec.proxy_crop)
-        return genome_key(Genome.from_dict(spec.genome), budget, spec.seed, spec.data)
-
-    def cost_attrs(self, genome: Genome) -> dict:
-        cost = self.space.cost(genome)
-        return {"params": cost.params, "flops": cost.flops, "acts": cost.acts, "gflops": cost.flops / 1e9,
-                "params_m": cost.params / 1e6, "proxy_classes": self.proxy_classes}
-
-    def objective_values(self, attrs: dict) -> list[float]:
-        values = []
-        for name, direction in self.objectives.items():
-            v = attrs.get(name)
-            values.append(float(v) if v is not None else (0.0 if direction == "max" else float("inf")))
-        return values
-
-    def reference_genome(self, name: str) -> Genome:
-        t = self.space.target
-        return preset(name).replace(classes=t.classes)
-
-
-def _make_searcher(plan: _Plan, study, pending_refs: list[str], progress):
-    """A Ray Tune Searcher over the study (defined here so Ray is imported only when a
-    search runs)."""
-    from optuna.trial import TrialState
-    from ray.tune.search import Searcher
-
-    class StudySearcher(Searcher):
-        def __init__(self):
-            super().__init__(metric="accuracy", mode="max")
-            self.started = time.monotonic()
-            self.running: dict[str, tuple] = {}  # ray trial id -> (kind, optuna trial or preset, key)
-            self.running_keys: dict[str, Any] = {}  # genome key -> the optuna trial training it
-            self.waiting: dict[str, list] = {}  # genome key -> duplicates waiting for its result
-            self.finished: dict[str, tuple] = {}  # genome key -> (state, attrs, number)
-            self.refs = list(pending_refs)
-            self.infeasible = 0
-            self.grid = None
-            for t in study.get_trials(deepcopy=False):
-                a = t.user_attrs
-                if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and "genome_key" in a and not a.get(
-                        "infeasible") and a.get("reused_from") is None:
-                    self.finished[a["genome_key"]] = (t.state, dict(a), t.number)
-                self.infeasible += bool(a.get("infeasible"))
-            if plan.sampler == "grid":
-                seen = {t.user_attrs.get("genome_key") for t in study.get_trials(deepcopy=False)
-                        if not t.user_attrs.get("interrupted")}
-                self.grid = [k for k in plan.space.enumerate() if plan.key(plan.spec(plan.space.genome(k))) not in seen]
-
-        # -- bookkeeping
-        def counted(self) -> int:
-            return sum(1 for t in study.get_trials(deepcopy=False)
-                       if not t.user_attrs.get("infeasible") and not t.user_attrs.get("interrupted")
-                       and (t.state != TrialState.FAIL or "genome_key" in t.user_attrs))
-
-        def out_of_time(self) -> bool:
-            return plan.time_budget_s is not None and time.monotonic() - self.started > plan.time_budget_s
-
-        # -- Ray Tune's calls
-        def suggest(self, trial_id: str):
-            if self.refs:
-                name = self.refs.pop(0)
-                spec = plan.spec(plan.reference_genome(name), kind="reference", preset=name)
-                self.running[trial_id] = ("reference", name, plan.key(spec))
-                return spec.to_config()
-            for _ in range(100_000):  # proposals that fail the constraints cost microseconds
-                if self.counted() >= plan.trials or self.out_of_time() or self.grid == []:
-                    return Searcher.FINISHED
-                proposal = self._propose()
-                if proposal is not None:
-                    trial, spec, key = proposal
-                    self.running[trial_id] = ("trial", trial, key)
-                    self.running_keys[key] = trial
-                    return spec.to_config()
-            raise UserError("the sampler proposed 100,000 genomes in a row that fail the constraints; widen them")
-
-        def _propose(self):
-            """Ask the study for one genome: None when it was settled without training
-            (infeasible, or a duplicate whose result is reused or awaited)."""
-            trial = study.ask()
-            if self.grid is not None:
-                knobs = self.grid.pop(0)
-            else:
-                knobs = plan.space.suggest(trial)
-            try:
-                genome = plan.space.genome(knobs)
-            except UserError as exc:
-                trial.set_user_attr("error", str(exc))
-                study.tell(trial, state=TrialState.FAIL)
-                return None
-            attrs = plan.cost_attrs(genome)
-            spec = plan.spec(genome, number=trial.number)
-            key = plan.key(spec)
-            cost = plan.space.cost(genome)
-            for (label, value) in zip(plan.space.constraints.declared(), plan.space.constraint_values(cost)):
-                trial.set_constraint(label, value)
-            attrs.update(genome=json.dumps(genome.to_dict()), genome_key=key, knobs=json.dumps(knobs),
-                         proxy_frames=spec.proxy_frames, proxy_crop=spec.proxy_crop)
-            for k, v in attrs.items():
-                trial.set_user_attr(k, v)
-            if not plan.space.feasible(cost):
-                trial.set_user_attr("infeasible", True)
-                study.tell(trial, plan.objective_values(dict(attrs, accuracy=0.0)))
-                self.infeasible += 1
-                return None
-            if key in self.finished:
-                state, result, number = self.finished[key]
-                self._settle(trial, state, result, reused_from=number)
-                return None
-            if key in self.running_keys:
-                self.waiting.setdefault(key, []).append(trial)
-                return None
-            return trial, spec, key
-
-        def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False):
-            kind, who, key = self.running.pop(trial_id)
-            result = dict(result or {})
-            if error:
-                result.update(failed=True, error=result.get("error") or "the trial's process died (see Ray's log)")
-            epochs_done = int(result.get("epoch") or 0)
-            if result.get("failed"):
-                state = TrialState.FAIL
-            elif epochs_done < plan.budget["epochs"]:
-                state = TrialState.PRUNED
-            else:
-                state = TrialState.COMPLETE
-            attrs = {"accuracy": result.get("accuracy"), "accuracy_by_epoch": result.get("accuracy_by_epoch", []),
-                     "epochs": epochs_done, "wall_s": result.get("wall_s"), "node": result.get("node"),
-                     "error": result.get("error") or None, "latency_ms": result.get("latency_ms")}
-            if kind == "reference":
-                save_reference(plan, who, key, state, attrs)
-            else:
-                self.running_keys.pop(key, None)
-                self._settle(who, state, attrs)
-                if state != TrialState.FAIL:
-                    self.finished[key] = (state, attrs, who.number)
-                for dup in self.waiting.pop(key, []):
-                    self._settle(dup, state, attrs, reused_from=who.number)
-            progress(self)
-
-        def _settle(self, trial, state, attrs: dict, reused_from: Optional[int] = None) -> None:
-            keep = {k: v for k, v in attrs.items() if k in ("accuracy", "accuracy_by_epoch", "epochs", "wall_s",
-                                                               "node", "error", "latency_ms")}
-            if reused_from is not None:
-                keep.update(reused_from=reused_from, wall_s=0.0)
-            for k, v in keep.items():
-                trial.set_user_attr(k, v)
-            if state == TrialState.COMPLETE:
-                study.tell(trial, plan.objective_values({**trial.user_attrs, **keep}))
-            else:
-                study.tell(trial, state=state)
-
-    return StudySearcher()
-
-
-def _make_scheduler(plan: _Plan):
-    if plan.scheduler == "none":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
-
-    class SearchASHA(ASHAScheduler):
-        """ASHA that never stops a reference preset: references are trained to the full
-        budget so that they sit on the front's axes."""
-
-        def on_trial_result(self, tune_controller, trial, result):
-            decision = super().on_trial_result(tune_controller, trial, result)
-            return self.CONTINUE if trial.config.get("kind") == "reference" else decision
-
-    s = plan.space.search
-    return SearchASHA(time_attr="epoch", metric="accuracy", mode="max", max_t=plan.budget["epochs"],
-                      grace_period=min(s.grace_epochs, plan.budget["epochs"]), reduction_factor=s.reduction_factor)
-
-
-# ----------------------------------------------------------------------------- references
-
-
-def reference_file(key: str) -> Path:
-    return cache_root() / "references" / f"{key}.json"
-
-
-def save_reference(plan: _Plan, name: str, key: str, state, attrs: dict) -> None:
-    """A reference preset's result, cached per (preset, proxy settings, seed) for later runs
-    (failed ones are not cached, so a later run tries again)."""
-    from optuna.trial import TrialState
-
-    genome = plan.reference_genome(name)
-    spec = plan.spec(genome)
-    row = dict(attrs, **plan.cost_attrs(genome), preset=name, genome=json.dumps(genome.to_dict()),
-               proxy_frames=spec.proxy_frames, proxy_crop=spec.proxy_crop,
-               state={TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(state, "failed"))
-    plan.reference_rows[name] = row
-    if row["state"] == "complete":
-        write_json_atomic(reference_file(key), row)
-
-
-def cached_references(plan: _Plan, names) -> tuple[dict, list[str]]:
-    """(rows found in the cache by preset, presets still to train)."""
-    rows, missing = {}, []
-    for name in names:
-        spec = plan.spec(plan.reference_genome(name))
-        path = reference_file(plan.key(spec))
-        if path.exists():
-            rows[name] = dict(json.loads(path.read_text()), reused=True)
-        else:
-            missing.append(name)
-    return rows, missing
-
-
-# ----------------------------------------------------------------------------- Ray processes
-
-
-def start_ray(plan: _Plan, address: Optional[str]) -> bool:
-    """Start a local Ray (recording its process ids in the run folder), or join a
-    cluster. Returns True when this search started Ray itself."""
-    import ray
-
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter is silent at verbose=0
-    # Ctrl-C raises KeyboardInterrupt here rather than Ray Tune's "resume with
-    # Tuner.restore" path: the study, not Ray's experiment state, is what a resume reads.
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-    if address:
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-        return False
-    cpus = os.cpu_count() or 1
-    ray.init(num_cpus=cpus, num_gpus=None, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    record_ray_processes(plan.out)
-    return True
-
-
-def record_ray_processes(out: Path) -> None:
-    import psutil
-
-    me = psutil.Process()
-    procs = [{"pid": p.pid, "create_time": p.create_time()} for p in me.children(recursive=True)]
-    write_json_atomic(out / RAY_PROCESSES, {"driver": os.getpid(), "processes": procs})
-
-
-def stop_recorded_ray(out: Path) -> int:
-    """Stop the Ray processes a search in `out` started (and their children) if they
-    still run: after kill -9 of a search, Ray's helpers outlive it. Returns how many."""
-    import psutil
-
-    path = out / RAY_PROCESSES
-    if not path.exists():
-        return 0
-    record = json.loads(path.read_text())
-    victims = []
-    for entry in record["processes"]:
-        try:
-            p = psutil.Process(entry["pid"])
-            if abs(p.create_time() - entry["create_time"]) > 0.01:
-                continue  # the id was reused by an unrelated process
-            victims.extend([p, *p.children(recursive=True)])
-        except psutil.NoSuchProcess:
-            continue
-    for p in victims:
-        try:
-            p.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(victims, timeout=5)
-    for p in alive:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(alive, timeout=5)
-    path.unlink(missing_ok=True)
-    return len(victims)
-
-
 # ----------------------------------------------------------------------------- the run
 
 
@@ -476,7 +116,7 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     resume) or a resume with nothing to resume.
     """
     name, out = run_folder(space, options)
-    plan = _Plan(space, options, out)
+    plan = SearchPlan(space, options, out)
     plan.reference_rows = {}
     _check_options(plan, options)
     _check_folder(space, out, options)
@@ -509,14 +149,14 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
         if options.progress:
             print(progress_line(plan, study, searcher, time.monotonic() - t0), file=sys.stderr, flush=True)
 
-    searcher = _make_searcher(plan, study, missing, progress)
+    searcher = make_searcher(plan, study, missing, progress)
     if options.progress:
         _say(options, f"search {name}: {plan.trials} trials ({done} done), {plan.concurrency} at a time, "
                       f"{plan.sampler} sampler, scheduler {plan.scheduler}; proxy {plan.budget['epochs']} epochs "
                       f"at {space.proxy.frames} x {space.proxy.crop}^2 on {plan.data}; "
                       f"{len(missing)} reference(s) to train -> {out}")
     interrupted = False
-    own_ray = start_ray(plan, options.address)
+    own_ray = start_ray(out, options.address)
     try:
         _fit(plan, searcher)
     except KeyboardInterrupt:
@@ -541,7 +181,7 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     return SearchResult(out, df, interrupted, summary)
 
 
-def _fit(plan: _Plan, searcher) -> None:
+def _fit(plan: SearchPlan, searcher) -> None:
     """Run the trials with Ray Tune until the searcher says FINISHED (Ctrl-C raises
     KeyboardInterrupt out of it)."""
     from ray import tune
@@ -552,7 +192,7 @@ def _fit(plan: _Plan, searcher) -> None:
     attempt = len(list((plan.out / "ray").glob("tune-*"))) if (plan.out / "ray").exists() else 0
     tuner = tune.Tuner(
         tune.with_resources(run_trial, resources),
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=_make_scheduler(plan), num_samples=-1,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(plan), num_samples=-1,
                                     max_concurrent_trials=plan.concurrency, reuse_actors=False),
         run_config=tune.RunConfig(name=f"tune-{attempt}", storage_path=str(plan.out / "ray"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0),
@@ -561,7 +201,7 @@ def _fit(plan: _Plan, searcher) -> None:
     tuner.fit()
 
 
-def reconcile(study, plan: _Plan) -> int:
+def reconcile(study, plan: SearchPlan) -> int:
     """Make the study consistent after a kill or Ctrl-C: trials left RUNNING are marked
     interrupted (FAIL) and their genomes queued again. Returns the trials already done."""
     from optuna.trial import TrialState
@@ -577,7 +217,7 @@ def reconcile(study, plan: _Plan) -> int:
                and not t.user_attrs.get("infeasible") and not t.user_attrs.get("interrupted"))
 
 
-def write_outputs(plan: _Plan, study, out: Path):
+def write_outputs(plan: SearchPlan, study, out: Path):
     rows = T.trial_rows(study.get_trials(deepcopy=False), plan.knob_names)
     rows += [T.reference_row(name, row, plan.knob_names) for name, row in plan.reference_rows.items()]
     df = T.frame(rows, plan.knob_names)
@@ -585,7 +225,7 @@ def write_outputs(plan: _Plan, study, out: Path):
     return df
 
 
-def progress_line(plan: _Plan, study, searcher, elapsed: float) -> str:
+def progress_line(plan: SearchPlan, study, searcher, elapsed: float) -> str:
     from optuna.trial import TrialState
 
     rows = T.trial_rows(study.get_trials(deepcopy=False), plan.knob_names)
@@ -614,7 +254,7 @@ def _say(options: SearchOptions, text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _check_options(plan: _Plan, options: SearchOptions) -> None:
+def _check_options(plan: SearchPlan, options: SearchOptions) -> None:
     if plan.trials < 1:
         raise UserError(f"--trials must be >= 1; got {plan.trials}")
     if plan.concurrency < 1:
@@ -647,12 +287,12 @@ def _check_folder(space, out: Path, options: SearchOptions) -> None:
         raise UserError(f"{str(out)!r} already holds a search: pass --resume to continue it, or choose another --name/--out")
 
 
-def _settings(plan: _Plan, options: SearchOptions, name: str) -> dict:
+def _settings(plan: SearchPlan, options: SearchOptions, name: str) -> dict:
     import optuna
     import ray
     import torch
 
-    from archspace import __version__
+    from importlib.metadata import version
 
     return {
         "name": name, "space": str(plan.space.path), "trials": plan.trials, "concurrency": plan.concurrency,
@@ -661,7 +301,7 @@ def _settings(plan: _Plan, options: SearchOptions, name: str) -> dict:
         "proxy_data": str(plan.data), "proxy_classes": plan.proxy_classes, "address": options.address,
         "storage": options.storage or f"sqlite:///{plan.out / STUDY_FILE}", "device": plan.device,
         "gpus_per_trial": plan.gpus_per_trial,
-        "versions": {"archspace": __version__, "torch": torch.__version__, "ray": ray.__version__,
+        "versions": {"archspace": version("archspace"), "torch": torch.__version__, "ray": ray.__version__,
                      "optuna": optuna.__version__, "python": platform.python_version()},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "host": platform.node()},
     }
