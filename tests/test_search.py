@@ -86,10 +86,12 @@ def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env):
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{run / 'study.db'}")
     assert [t.state.name for t in study.trials] == ["COMPLETE"] * 3
     # the reference is cached per (preset, proxy, seed): a second search reuses it
-    code, out, err = search("--space", str(space), "--name", "again", "--trials", "1", env=env, cwd=tmp_path)
-    assert code == 0, err and "0 reference(s) to train" in err
+    # (and --time-budget stops launching trials once spent: one trial here, not three)
+    code, out, err = search("--space", str(space), "--name", "again", "--time-budget", "1s", env=env, cwd=tmp_path)
+    assert code == 0 and "0 reference(s) to train" in err, err
     again = pd.read_csv(tmp_path / "runs" / "again" / "trials.csv")
     assert again[again["reference"]]["accuracy"].tolist() == [ref["accuracy"]]
+    assert len(again[~again["reference"]]) == 1
     # export: the front's genomes as YAML that `archspace cost --genome` counts exactly as the table
     proc = subprocess.run([sys.executable, "-m", "archspace", "export", str(run), "--top", "2", "--out",
                            str(tmp_path / "chosen")], capture_output=True, text=True, env=env, timeout=60)
@@ -125,14 +127,16 @@ def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, e
     assert sequences[0] == sequences[1]
 
 
-def test_failures_are_data(tmp_path, env):
+def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env):
     # A learning rate that makes the loss NaN: every trial fails, each is a row, the search ends normally.
-    space = write_space(tmp_path, proxy={"lr": 1e12}, search={"trials": 2})
+    knobs = {"block": {"choices": ["dw", "d2p1d", "d1p2d"]}}
+    space = write_space(tmp_path, knobs=knobs, proxy={"lr": 1e12}, search={"trials": 5, "sampler": "grid"})
     code, out, err = search("--space", str(space), env=env, cwd=tmp_path)
     assert code == 0, err
     df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
-    assert df["state"].tolist() == ["failed", "failed"]
+    assert df["state"].tolist() == ["failed"] * 3 and df["block"].tolist() == ["dw", "d2p1d", "d1p2d"]
     assert df["error"].str.contains("TrainingDiverged: loss became nan").all()
+    assert "Pareto front" in out  # an empty front is still reported
 
 
 def _wait_for_rows(path: Path, rows: int, proc, timeout: float) -> None:
@@ -273,3 +277,17 @@ def test_the_readme_space_example_is_a_valid_space(tmp_path):
     assert {k.name for k in space.knobs} == {"block", "inter", "modules", "width", "depth", "depths.2", "frames"}
     assert (space.proxy.lr, space.search.time_budget, space.constraints.max_params_m) == (0.8, 900, 10)
     assert space.summary()["size"] == 8640
+
+
+def test_latency_is_measured_once_per_genome_and_device(tmp_path):
+    import archspace
+    from archspace.search.trial import cached_latency
+
+    genome = archspace.preset("x3d_xs").replace(crop=64, train_crop=64, frames=2, classes=5)
+    first = cached_latency(genome, "cpu", tmp_path)
+    files = list(tmp_path.glob("*.json"))
+    assert first > 0 and len(files) == 1
+    assert json.loads(files[0].read_text())["latency_ms"] == first
+    assert cached_latency(genome, "cpu", tmp_path) == first  # read back, not measured again
+    cached_latency(genome.replace(frames=4), "cpu", tmp_path)
+    assert len(list(tmp_path.glob("*.json"))) == 2
