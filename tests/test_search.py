@@ -291,3 +291,15 @@ def test_latency_is_measured_once_per_genome_and_device(tmp_path):
     assert cached_latency(genome, "cpu", tmp_path) == first  # read back, not measured again
     cached_latency(genome.replace(frames=4), "cpu", tmp_path)
     assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_space_show_cli_json_and_a_bad_space_file(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "archspace", "space", "show", "search_spaces/vov3d.yaml", "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 0 and (data["size"], data["feasible"], data["exact"]) == (1280, 897, True)
+    bad = write_space(tmp_path, knobs={"width": {"low": 40, "high": 32}})
+    proc = subprocess.run([sys.executable, "-m", "archspace", "search", "--space", str(bad)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert str(bad) in proc.stderr and "knobs.width" in proc.stderr
