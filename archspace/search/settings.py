@@ -33,6 +33,8 @@ PROXY_CROP = 48
 PROXY_EPOCHS = 6
 PROXY_FRACTION = 1.0
 PROXY_BATCH_SIZE = 16
+PROXY_RECIPE = "ssv2_scratch"  # a recipe name (experiments/recipes/) or YAML file
+PROXY_WARMUP_EPOCHS = 1.0
 
 SEARCH_SAMPLER = "nsga2"
 SEARCH_TRIALS = 20
@@ -226,11 +228,14 @@ class ProxySettings:
     lr: Optional[float] = None
     classes: Optional[tuple[str, ...]] = None
     synth: dict = field(default_factory=dict)
+    recipe: str = PROXY_RECIPE
+    warmup_epochs: float = PROXY_WARMUP_EPOCHS
 
 
 def parse_proxy(raw: Any) -> ProxySettings:
     raw = mapping(raw, "proxy")
-    allowed = ["data", "frames", "crop", "epochs", "fraction", "batch_size", "lr", "classes", "synth"]
+    allowed = ["data", "frames", "crop", "epochs", "fraction", "batch_size", "lr", "classes", "synth", "recipe",
+               "warmup_epochs"]
     no_unknown(raw, allowed, "proxy")
     values: dict[str, Any] = {}
     if "data" in raw:
@@ -256,7 +261,27 @@ def parse_proxy(raw: Any) -> ProxySettings:
         values["classes"] = _class_names(raw["classes"])
     if raw.get("synth") is not None:
         values["synth"] = _synth_options(raw["synth"])
+    if "recipe" in raw:
+        values["recipe"] = _recipe_name(raw["recipe"])
+    if "warmup_epochs" in raw:
+        if not is_number(raw["warmup_epochs"]) or raw["warmup_epochs"] < 0:
+            raise SpaceError("proxy.warmup_epochs", f"must be a number >= 0; got {show(raw['warmup_epochs'])}")
+        values["warmup_epochs"] = float(raw["warmup_epochs"])
     return ProxySettings(**values)
+
+
+def _recipe_name(raw: Any) -> str:
+    """A recipe that exists: a name in experiments/recipes/ or a YAML file."""
+    from archspace.errors import UserError
+    from archspace.train.recipe import load_recipe
+
+    if not isinstance(raw, str) or not raw:
+        raise SpaceError("proxy.recipe", f"must be a recipe name or YAML file; got {show(raw)}")
+    try:
+        load_recipe(raw)
+    except UserError as exc:
+        raise SpaceError("proxy.recipe", str(exc)) from None
+    return raw
 
 
 def _class_names(raw: Any) -> tuple[str, ...]:
