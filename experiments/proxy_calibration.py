@@ -29,6 +29,9 @@ from pathlib import Path
 ORDER_PAIRS = ("moving_right", "moving_left", "approaching", "receding", "rotating_clockwise",
                "rotating_counterclockwise", "appearing", "disappearing")
 
+# Six classes of distinct kinds of motion, none the partner of another.
+DISTINCT6 = ("moving_right", "approaching", "rotating_clockwise", "appearing", "oscillating_fast", "staying_still")
+
 # A small VoV3D (~half VoV3D-M's cost) and the four references.
 GENOMES = {
     "vov3d_s": dict(base="vov3d", inner_ch=24, depths=(1, 1, 2, 1), modules=3),
@@ -77,6 +80,7 @@ def run_one(spec: dict) -> dict:
 
     def report(m):
         history.append({"epoch": m["epoch"], "val_top1": round(m["val_top1"], 4), "train_loss": round(m["train_loss"], 4),
+                        "train_clips_s": round(m["train_clips_per_s"], 1),
                         "s": round(time.perf_counter() - started, 1), "cpu_s": round(time.process_time() - cpu0, 1)})
         print(json.dumps({"genome": spec["genome"], "setting": spec["setting"], **history[-1]}), file=sys.stderr, flush=True)
 
@@ -128,18 +132,53 @@ def plans(d: dict) -> dict[str, list[dict]]:
     p["classes"] = [run("classes", "8 order-pair classes", g, data, classes=ORDER_PAIRS) for g in ("vov3d_m", "x3d_m")]
     p["epochs"] = [run("epochs", f"{e} epochs", g, data, epochs=e) for e in (5, 12) for g in ("vov3d_m", "x3d_m")]
     p["base"] = [run("base", "8x48, lr 0.8, 8 ep", g, data) for g in ("vov3d_m", "x3d_m")]
-    p["rank"] = [run("rank", "recommended", g, data, seed=s) for s in (0, 1)
-                 for g in ("vov3d_s", "vov3d_m", "x3d_m", "vov3d_l")]
-    p["refs"] = [run("refs", "recommended", g, data) for g in ("x3d_l", "x3d_s_depth")]
+    # Screening at about 1800 clip passes of VoV3D-M (3 epochs of 600 videos), 4x48 input.
+    easy, short = d.get("easy", data), d.get("short", data)
+    p["screen"] = [
+        run("input", "4x48, 3 ep (standard data)", "vov3d_m", data, frames=4, epochs=3),
+        run("difficulty", "easy scene, 4x48, 3 ep", "vov3d_m", easy, frames=4, epochs=3),
+        run("lr", "easy, base_lr 1.6", "vov3d_m", easy, frames=4, epochs=3, base_lr=1.6),
+        run("classes", "easy, 8 order-pair classes, 5 ep", "vov3d_m", easy, frames=4, epochs=5, classes=ORDER_PAIRS),
+        run("videos", "1200 x 16-frame videos, 2 ep", "vov3d_m", short, frames=4, epochs=2),
+        run("lr", "easy, base_lr 0.4", "vov3d_m", easy, frames=4, epochs=3, base_lr=0.4),
+    ]
+    # Round 2: the synth_proxy recipe (no dropout, short warm-up, lighter jitter, lr 1.6).
+    rec = dict(recipe="synth_proxy", base_lr=1.6, warmup_epochs=0.3, frames=4)
+    p["recipe"] = [
+        run("recipe", "easy, synth_proxy recipe, 3 ep", "vov3d_m", easy, epochs=3, **rec),
+        run("recipe", "easy, synth_proxy, 8 order-pair classes, 5 ep", "vov3d_m", easy, epochs=5, classes=ORDER_PAIRS, **rec),
+    ]
+    p["distinct"] = [run("classes", "easy, synth_proxy, 6 distinct-motion classes, 6 ep", g, easy, epochs=6,
+                         classes=DISTINCT6, **rec) for g in ("vov3d_m", "x3d_m")]
+    # The recommended proxy, on several genomes and two seeds: does it rank them?
+    best = dict(rec, epochs=6)
+    p["rank"] = [run("rank", "easy, synth_proxy, 15 classes, 6 ep", g, easy, seed=s, **best)
+                 for g, s in (("vov3d_m", 0), ("x3d_m", 0), ("vov3d_m", 1), ("vov3d_s", 0), ("x3d_m", 1), ("vov3d_l", 0))]
+    p["refs"] = [run("rank", "recommended", g, easy, **best) for g in ("x3d_l",)]
     for name, folder in d.items():
         if name != "base":
             p[f"data:{name}"] = [run("data", name, g, folder) for g in ("vov3d_m", "x3d_m")]
     return p
 
 
+def table(path: str) -> str:
+    """A markdown table of the runs in a JSON-lines file (as this script writes)."""
+    rows = ["| lever | setting | genome | seed | input | epochs | wall s | CPU s | val top-1 (per epoch) | x chance |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for line in Path(path).read_text().splitlines():
+        r = json.loads(line)
+        b = r["budget"]
+        curve = " ".join(f"{h['val_top1'] * 100:.1f}" for h in r["history"])
+        rows.append(f"| {r['lever']} | {r['setting']} | {r['genome']} | {r['seed']} | {b['frames']}x{b['crop']}, "
+                    f"lr {b['base_lr']}, bs {b['batch_size']} | {b['epochs']} | {r['seconds']:.0f} | "
+                    f"{r.get('cpu_seconds', float('nan')):.0f} | {curve} | {r['x_chance']} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--plan", action="append", required=True, help="a plan name (repeatable), e.g. lr, input, rank")
+    ap.add_argument("--plan", action="append", default=[], help="a plan name (repeatable), e.g. lr, input, rank")
+    ap.add_argument("--table", metavar="JSONL", help="print a markdown table of a results file and exit")
     ap.add_argument("--data", default="data/synth80", help="the base data set")
     ap.add_argument("--extra-data", action="append", default=[], metavar="NAME=DIR", help="more data sets (plan data:NAME)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a budget field in every run")
@@ -147,6 +186,9 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None, help="append the JSON lines to this file too")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(args.table))
+        return
 
     import yaml
 

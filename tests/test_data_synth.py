@@ -110,7 +110,7 @@ def test_bad_settings_name_the_allowed_values(tmp_path):
 def test_easy_scene_has_the_same_motion_with_a_larger_object_and_no_clutter(tmp_path):
     standard, scene = synth.render("moving_right", np.random.default_rng(2), 6, 32)
     easy, easy_scene = synth.render("moving_right", np.random.default_rng(2), 6, 32, scene_kind="easy")
-    assert easy_scene["radius"] == round(scene["radius"] * 1.4, 4) and easy_scene["distractors"] == 0
+    assert easy_scene["radius"] == pytest.approx(scene["radius"] * 1.4, abs=2e-4) and easy_scene["distractors"] == 0
     assert {k: v for k, v in easy_scene.items() if k not in ("radius", "distractors")} == \
         {k: v for k, v in scene.items() if k not in ("radius", "distractors")}
     assert not np.array_equal(standard, easy)
