@@ -154,7 +154,12 @@ def plans(d: dict) -> dict[str, list[dict]]:
     best = dict(rec, epochs=6)
     p["rank"] = [run("rank", "easy, synth_proxy, 15 classes, 6 ep", g, easy, seed=s, **best)
                  for g, s in (("vov3d_m", 0), ("x3d_m", 0), ("vov3d_m", 1), ("vov3d_s", 0), ("x3d_m", 1), ("vov3d_l", 0))]
-    p["refs"] = [run("rank", "recommended", g, easy, **best) for g in ("x3d_l",)]
+    p["more"] = [run("rank", "easy, synth_proxy, 15 classes, 6 ep", g, easy, seed=s, **best)
+                 for g, s in (("vov3d_s", 1), ("x3d_l", 0))]
+    p["seeds10"] = [run("epochs", "easy, synth_proxy, 15 classes, 10 ep", "vov3d_s", easy, seed=s, **dict(best, epochs=10))
+                    for s in (0, 1, 2)]
+    p["m10"] = [run("epochs", "easy, synth_proxy, 15 classes, 10 ep", "vov3d_m", easy, seed=s, **dict(best, epochs=10))
+                for s in (0, 1)]
     for name, folder in d.items():
         if name != "base":
             p[f"data:{name}"] = [run("data", name, g, folder) for g in ("vov3d_m", "x3d_m")]
@@ -193,8 +198,8 @@ def main(argv=None) -> None:
     import yaml
 
     folders = {"base": args.data, **dict(x.split("=", 1) for x in args.extra_data)}
-    table = plans(folders)
-    specs = [s for name in args.plan for s in table[name]]
+    named = plans(folders)
+    specs = [s for name in args.plan for s in named[name]]
     overrides = {k: yaml.safe_load(v) for k, v in (x.split("=", 1) for x in args.set)}
     for s in specs:
         s["budget"].update(overrides)
