@@ -105,3 +105,21 @@ def test_bad_settings_name_the_allowed_values(tmp_path):
         synth.generate(tmp_path, layout="ssv2", codec="h264", **SMALL)
     with pytest.raises(UserError, match="even"):
         synth.generate(tmp_path, **{**SMALL, "size": 33})
+
+
+def test_easy_scene_has_the_same_motion_with_a_larger_object_and_no_clutter(tmp_path):
+    standard, scene = synth.render("moving_right", np.random.default_rng(2), 6, 32)
+    easy, easy_scene = synth.render("moving_right", np.random.default_rng(2), 6, 32, scene_kind="easy")
+    assert easy_scene["radius"] == pytest.approx(scene["radius"] * 1.4, abs=2e-4) and easy_scene["distractors"] == 0
+    assert {k: v for k, v in easy_scene.items() if k not in ("radius", "distractors")} == \
+        {k: v for k, v in scene.items() if k not in ("radius", "distractors")}
+    assert not np.array_equal(standard, easy)
+    synth.generate(tmp_path / "easy", seed=1, scene="easy", **SMALL)
+    settings = json.loads((tmp_path / "easy/synth.json").read_text())["settings"]
+    assert settings["scene"] == "easy"
+    synth.generate(tmp_path / "std", seed=1, **SMALL)
+    assert "scene" not in json.loads((tmp_path / "std/synth.json").read_text())["settings"]
+    with pytest.raises(UserError, match="scene"):
+        synth.generate(tmp_path / "easy", seed=1, **SMALL)  # the folder holds the easy variant
+    with pytest.raises(UserError, match="standard, easy"):
+        synth.generate(tmp_path / "x", seed=1, scene="hard", **SMALL)

@@ -42,6 +42,8 @@ def register(sub, name: str = "data") -> None:
     p.add_argument("--codec", choices=("h264", "vp9"), default=None,
                    help="h264 (.mp4, default for folder) or vp9 (.webm, default and only choice for ssv2)")
     p.add_argument("--layout", choices=("folder", "ssv2"), default="folder")
+    p.add_argument("--scene", choices=("standard", "easy"), default="standard",
+                   help="easy: larger objects, no distractors or texture (short proxy trainings); default standard")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(run=_run_synth)
 
@@ -73,7 +75,8 @@ def _run_synth(args) -> int:
 
     summary = generate(args.out, videos_per_class=args.videos_per_class,
                        val_videos_per_class=args.val_videos_per_class, frames=args.frames, size=args.size,
-                       seed=args.seed, codec=args.codec, layout=args.layout, progress=True)
+                       seed=args.seed, codec=args.codec, layout=args.layout, progress=True,
+                       scene=args.scene)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -60,6 +60,10 @@ FPS = 12
 SHAPES = ("circle", "square", "triangle", "diamond", "cross")
 CODECS = {"h264": ("libx264", "mp4", ".mp4"), "vp9": ("libvpx-vp9", "webm", ".webm")}
 LAYOUTS = ("folder", "ssv2")
+# "easy": the same draws, then the object 1.4x larger, no distractors, no background
+# texture; an easier variant for short proxy trainings. "standard" is the benchmark.
+SCENES = ("standard", "easy")
+_EASY_RADIUS = 1.4
 SPLITS = ("train", "val")
 _SUPERSAMPLE = 2  # render at 2x and average, so slow sub-pixel motion still shows
 
@@ -107,13 +111,16 @@ _REVERSED = {"moving_left": "moving_right", "receding": "approaching",
 # ----------------------------------------------------------------------------- scene
 
 
-def _draw_scene(rng: np.random.Generator) -> dict:
-    """Class-independent appearance: drawn first, in the same order for every class."""
+def _draw_scene(rng: np.random.Generator, kind: str = "standard") -> dict:
+    """Class-independent appearance: drawn first, in the same order for every class.
+
+    kind "easy" makes the same draws (so the motion that follows is the same) and then
+    enlarges the object and drops the distractors and the texture."""
     bg = rng.uniform(0.0, 1.0, 3)
     colour = rng.uniform(0.0, 1.0, 3)
     while np.abs(colour - bg).sum() < 0.9:
         colour = rng.uniform(0.0, 1.0, 3)
-    return {
+    scene = {
         "shape": SHAPES[int(rng.integers(len(SHAPES)))],
         "colour": colour,
         "marker": 1.0 - colour,
@@ -129,6 +136,9 @@ def _draw_scene(rng: np.random.Generator) -> dict:
             for _ in range(int(rng.integers(0, 4)))
         ],
     }
+    if kind == "easy":
+        scene.update(radius=scene["radius"] * _EASY_RADIUS, distractors=[], texture=np.zeros_like(scene["texture"]))
+    return scene
 
 
 def _motion(name: str, t: np.ndarray, rng: np.random.Generator, scene: dict) -> dict:
@@ -212,13 +222,14 @@ def _coverage(shape: str, grid, cx, cy, radius, angle, marker: bool = False) -> 
     return inside.reshape(h, k, h, k).mean(axis=(1, 3))
 
 
-def render(class_name: str, rng: np.random.Generator, frames: int, size: int) -> tuple[np.ndarray, dict]:
-    """Render one video of `class_name`.
+def render(class_name: str, rng: np.random.Generator, frames: int, size: int,
+           scene_kind: str = "standard") -> tuple[np.ndarray, dict]:
+    """Render one video of `class_name` (`scene_kind` "standard" or "easy", see SCENES).
 
     Returns (video, scene): video is uint8 (frames, size, size, 3) RGB; scene holds the
     drawn appearance (shape, colours, ...) as plain JSON-able values.
     """
-    scene = _draw_scene(rng)
+    scene = _draw_scene(rng, scene_kind)
     t = np.linspace(0.0, 1.0, frames)
     motion = _motion(class_name, t, rng, scene)
     k = _SUPERSAMPLE
@@ -300,9 +311,12 @@ def video_id(split: str, class_index: int, k: int) -> str:
     return f"{SPLITS.index(split) + 1}{class_index:02d}{k:05d}"
 
 
-def _settings(frames, size, seed, codec, layout) -> dict:
-    return {"generator": "archspace.data.synth/2", "frames": frames, "size": size, "seed": seed,
-            "codec": codec, "layout": layout, "fps": FPS}
+def _settings(frames, size, seed, codec, layout, scene="standard") -> dict:
+    settings = {"generator": "archspace.data.synth/2", "frames": frames, "size": size, "seed": seed,
+                "codec": codec, "layout": layout, "fps": FPS}
+    if scene != "standard":  # absent for the standard benchmark, whose manifest stays as it was
+        settings["scene"] = scene
+    return settings
 
 
 def generate(
@@ -315,17 +329,21 @@ def generate(
     codec: str | None = None,
     layout: str = "folder",
     progress: bool = True,
+    scene: str = "standard",
 ) -> dict:
     """Write the synthetic benchmark under `out`; returns a summary dict.
 
     Deterministic for a seed. Resumable: a video file that exists was written completely
     (atomic writes), so a re-run skips it. `codec` defaults to h264 (vp9 for ssv2, whose
     videos are .webm). Val gets `val_videos_per_class` (default max(1, videos_per_class // 4)).
+    `scene` "easy" draws larger objects, without distractors or texture (see SCENES).
     Raises UserError for bad settings or when `out` holds a benchmark with other settings.
     """
     from tqdm import tqdm
 
     out = Path(out)
+    if scene not in SCENES:
+        raise UserError(f"unknown synth scene {scene!r}; choose from {', '.join(SCENES)}")
     if layout not in LAYOUTS:
         raise UserError(f"unknown synth layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     codec = codec or ("vp9" if layout == "ssv2" else "h264")
@@ -341,7 +359,7 @@ def generate(
         raise UserError(f"videos-per-class must be an integer >= 1; got {videos_per_class!r}")
     if val_videos_per_class is None:
         val_videos_per_class = max(1, videos_per_class // 4)
-    settings = _settings(frames, size, seed, codec, layout)
+    settings = _settings(frames, size, seed, codec, layout, scene)
     manifest_path = out / "synth.json"
     if manifest_path.exists():
         try:
@@ -349,7 +367,7 @@ def generate(
         except (ValueError, KeyError, TypeError):
             raise UserError(f"{manifest_path} is not a synth manifest; choose an empty --out") from None
         if old != settings:
-            changed = sorted(k for k in settings if old.get(k) != settings[k])
+            changed = sorted(k for k in set(settings) | set(old) if old.get(k) != settings.get(k))
             raise UserError(
                 f"{out} holds a benchmark with other settings ({', '.join(changed)}); "
                 f"use another --out or delete it"
@@ -373,12 +391,12 @@ def generate(
         rng = np.random.default_rng([seed, SPLITS.index(split), ci, k])
         path = out / rel
         # The scene is drawn even when skipping, so the manifest is the same either way.
-        video, scene = render(CLASSES[ci].name, rng, frames, size)
+        video, drawn = render(CLASSES[ci].name, rng, frames, size, scene)
         if not path.exists():
             write_bytes_atomic(path, encode(video, codec))
             written += 1
         records.append({"id": vid, "split": split, "class": CLASSES[ci].name, "label": ci, "file": rel,
-                        "scene": scene})
+                        "scene": drawn})
     bar.close()
 
     if layout == "ssv2":

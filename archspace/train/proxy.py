@@ -31,8 +31,15 @@ class ProxyBudget:
     base_lr: Optional[float] = None  # at the recipe's reference batch; None keeps the recipe's
     warmup_epochs: float = 1.0
     recipe: str = "ssv2_scratch"
+    # Train and validate on these classes only, labels renumbered 0..k-1 in this order;
+    # None: every class of the data set.
+    classes: Optional[tuple[str, ...]] = None
 
     def __post_init__(self):
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(self.classes))
+            if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
+                raise UserError(f"budget classes must name at least 2 distinct classes; got {list(self.classes)}")
         if not 0 < self.fraction <= 1:
             raise UserError(f"budget fraction must be in (0, 1]; got {self.fraction!r}")
         for name in ("epochs", "frames", "crop", "batch_size"):
@@ -40,14 +47,17 @@ class ProxyBudget:
                 raise UserError(f"budget {name} must be an integer >= 1; got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["classes"] = None if self.classes is None else list(self.classes)
+        return d
 
 
 class _EpochSubset:
-    """A subset that passes set_epoch through (torch's Subset does not)."""
+    """A subset that passes set_epoch through (torch's Subset does not); `relabel` maps
+    the data set's labels to the subset's."""
 
-    def __init__(self, dataset, indices: list[int]):
-        self.dataset, self.indices = dataset, indices
+    def __init__(self, dataset, indices: list[int], relabel: Optional[dict[int, int]] = None):
+        self.dataset, self.indices, self.relabel = dataset, indices, relabel
 
     def set_epoch(self, epoch: int) -> None:
         self.dataset.set_epoch(epoch)
@@ -56,7 +66,19 @@ class _EpochSubset:
         return len(self.indices)
 
     def __getitem__(self, i: int):
-        return self.dataset[self.indices[i]]
+        clip, label = self.dataset[self.indices[i]]
+        return clip, (label if self.relabel is None else self.relabel[label])
+
+
+def class_subset(dataset, names: list[str], wanted: tuple[str, ...]) -> _EpochSubset:
+    """The items of `dataset` (a CachedClipDataset) in the classes `wanted`, labels
+    renumbered by their position in `wanted`. Raises UserError for an unknown class."""
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise UserError(f"unknown class {unknown[0]!r} in budget classes; the data set has: {', '.join(names)}")
+    relabel = {names.index(c): k for k, c in enumerate(wanted)}
+    indices = [i for i, label in enumerate(dataset.cache.labels) if int(label) in relabel]
+    return _EpochSubset(dataset, indices, relabel)
 
 
 def stratified_indices(labels, fraction: float, seed: int) -> list[int]:
@@ -96,7 +118,8 @@ def train_proxy(
     """Train `genome` on `data` within `budget`; `report(metrics)` after every epoch.
 
     Returns the last epoch's metrics (val_top1, val_top5, train_loss, ...). The genome's
-    frames, crop and classes are set from the budget and the data set.
+    frames, crop and classes are set from the budget and the data set (or the budget's
+    class subset).
     """
     from archspace.train.data import make_train_data
     from archspace.train.device import init_runtime
@@ -104,11 +127,22 @@ def train_proxy(
 
     recipe = proxy_recipe(budget)
     sets = make_train_data(data, recipe, layout=layout, seed=seed, use_cache=True, cache_dir=cache_dir)
-    train_set = sets.train
+    train_set, val_set, classes = sets.train, sets.val, list(sets.classes)
+    if budget.classes is not None:
+        train_set = class_subset(train_set, classes, budget.classes)
+        val_set = class_subset(val_set, classes, budget.classes)
+        classes = list(budget.classes)
     if budget.fraction < 1:
-        train_set = _EpochSubset(train_set, stratified_indices(train_set.cache.labels, budget.fraction, seed))
-    genome = genome.replace(frames=budget.frames, crop=budget.crop, train_crop=budget.crop, classes=len(sets.classes))
+        labels = sets.train.cache.labels
+        if budget.classes is not None:
+            labels = labels[train_set.indices]
+        keep = stratified_indices(labels, budget.fraction, seed)
+        if budget.classes is not None:
+            train_set = _EpochSubset(sets.train, [train_set.indices[i] for i in keep], train_set.relabel)
+        else:
+            train_set = _EpochSubset(train_set, keep)
+    genome = genome.replace(frames=budget.frames, crop=budget.crop, train_crop=budget.crop, classes=len(classes))
     setup = TrainSetup(genome, recipe, epochs=budget.epochs, batch_size=budget.batch_size, seed=seed,
                        workers=workers, out=None, progress=False)
     runtime = init_runtime(device)
-    return train(setup, train_set, sets.val, runtime, on_epoch_end=report)
+    return train(setup, train_set, val_set, runtime, on_epoch_end=report)
