@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 TINY_PROXY = {"frames": 4, "crop": 32, "epochs": 2, "batch_size": 8,
-              "synth": {"videos_per_class": 2, "frames": 8, "size": 32}}
+              "synth": {"videos_per_class": 2, "val_videos_per_class": 1, "frames": 8, "size": 32}}
 
 
 def write_space(folder: Path, name="tiny", knobs=None, search=None, proxy=None, references=(), **extra) -> Path:

@@ -75,7 +75,7 @@ class SearchPlan:
         p = space.proxy
         self.data_arg = options.data or p.data
         self.budget = {"epochs": p.epochs, "fraction": p.fraction, "batch_size": p.batch_size, "base_lr": p.lr,
-                       "recipe": p.recipe, "warmup_epochs": p.warmup_epochs}
+                       "recipe": p.recipe, "warmup_epochs": p.warmup_epochs, "width": p.width}
         if getattr(p, "classes", None):
             self.budget["classes"] = list(p.classes)
         self.synth_options = dict(getattr(p, "synth", {}) or {})

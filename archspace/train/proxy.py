@@ -34,12 +34,18 @@ class ProxyBudget:
     # Train and validate on these classes only, labels renumbered 0..k-1 in this order;
     # None: every class of the data set.
     classes: Optional[tuple[str, ...]] = None
+    # Train a narrower copy of the network: every width times this (cost is still counted
+    # on the genome as given). Small networks take off within a 2-core budget; M/L-sized
+    # ones mostly do not (experiments/proxy_calibration.md).
+    width: float = 1.0
 
     def __post_init__(self):
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
             if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
                 raise UserError(f"budget classes must name at least 2 distinct classes; got {list(self.classes)}")
+        if not 0 < self.width <= 1:
+            raise UserError(f"budget width must be in (0, 1]; got {self.width!r}")
         if not 0 < self.fraction <= 1:
             raise UserError(f"budget fraction must be in (0, 1]; got {self.fraction!r}")
         for name in ("epochs", "frames", "crop", "batch_size"):
@@ -93,6 +99,20 @@ def stratified_indices(labels, fraction: float, seed: int) -> list[int]:
     return sorted(keep)
 
 
+def narrower(genome: Genome, scale: float) -> Genome:
+    """`genome` with every width times `scale`, each rounded to an even number >= 2
+    (T-OSA modules output half their inner width). scale 1 returns the genome itself."""
+    if scale == 1:
+        return genome
+
+    def w(width: int) -> int:
+        return max(2, 2 * round(width * scale / 2))
+
+    return genome.replace(inner_widths=tuple(w(x) for x in genome.inner_widths),
+                          out_widths=tuple(w(x) for x in genome.out_widths), stem_width=w(genome.stem_width),
+                          head_width=w(genome.head_width), fc_width=w(genome.fc_width))
+
+
 def proxy_recipe(budget: ProxyBudget):
     """The recipe of a proxy run: the budget's recipe at its input, epochs and lr."""
     from archspace.train.recipe import load_recipe
@@ -141,6 +161,7 @@ def train_proxy(
             train_set = _EpochSubset(sets.train, [train_set.indices[i] for i in keep], train_set.relabel)
         else:
             train_set = _EpochSubset(train_set, keep)
+    genome = narrower(genome, budget.width)
     genome = genome.replace(frames=budget.frames, crop=budget.crop, train_crop=budget.crop, classes=len(classes))
     setup = TrainSetup(genome, recipe, epochs=budget.epochs, batch_size=budget.batch_size, seed=seed,
                        workers=workers, out=None, progress=False)
