@@ -47,7 +47,7 @@ def test_shipped_spaces_load_with_their_settings():
     assert vov.constraints.declared() == ("max_gflops",) and vov.constraints.max_gflops == 12
     assert vov.references == ("vov3d_m", "vov3d_l", "x3d_m", "x3d_l")
     assert (vov.proxy.data, vov.proxy.frames, vov.proxy.crop, vov.proxy.epochs) == ("synth", 4, 48, 10)
-    assert (vov.search.sampler, vov.search.trials, vov.search.scheduler) == ("nsga2", 20, "asha")
+    assert (vov.search.sampler, vov.search.trials, vov.search.scheduler) == ("nsga2", 12, "asha")
     assert vov.raw["base"] == "vov3d_m"
 
     table6 = load_space(SPACES / "table6.yaml")
@@ -336,7 +336,8 @@ def test_constraint_values_follow_optunas_convention(tmp_path):
 
 
 def test_proxy_input_scales_with_the_genome_input(tmp_path):
-    space = load_space(SPACES / "x3d.yaml")  # target 16 x 224, proxy 8 x 48
+    space = space_of("base: x3d_m\nknobs: {crop: {choices: [160, 224, 312]}, frames: {choices: [13, 16]}}\n"
+                     "proxy: {frames: 8, crop: 48}\n", tmp_path)  # target 16 x 224 (x3d_m's), proxy 8 x 48
     assert space.proxy_input(space.genome({})) == (8, 48)
     assert space.proxy_input(space.genome({"frames": 13, "crop": 312})) == (7, 68)  # 6.5 -> 7, 66.9 -> 68
     assert space.proxy_input(space.genome({"crop": 160})) == (8, 36)
@@ -362,7 +363,8 @@ def test_proxy_and_search_settings_are_read(tmp_path):
     )
     p, s = space.proxy, space.search
     assert (p.data, p.epochs, p.fraction, p.lr, p.classes) == ("data/synth", 3, 0.5, 0.2, ("moving_left", "moving_right"))
-    assert p.synth == {"videos_per_class": 10, "size": 64}
+    # given synth options over the calibrated defaults
+    assert p.synth == {"videos_per_class": 10, "val_videos_per_class": 20, "frames": 32, "size": 64, "scene": "easy"}
     assert (s.sampler, s.trials, s.concurrency, s.seed, s.scheduler, s.time_budget) == ("tpe", 40, 4, 7, "none", 5400.0)
     assert space.references == ("x3d_m",)
 
@@ -440,7 +442,7 @@ BAD = [
     (with_(search={"scheduler": "hyperband"}), "search.scheduler: must be one of asha, none"),
     (with_(search={"trials": 0}), "search.trials: must be an integer >= 1; got 0"),
     (with_(search={"time_budget": "15 minutes"}), "search.time_budget: must be seconds .a number > 0. or a duration like"),
-    (with_(search={"grace_epochs": 9}), r"search.grace_epochs: must be <= proxy.epochs \(6\)"),
+    (with_(search={"grace_epochs": 11}), r"search.grace_epochs: must be <= proxy.epochs \(10\)"),
     (with_(search={"sampler": "grid"}, knobs={"se_ratio": {"low": 0.0, "high": 0.5}}), "knobs.se_ratio: sampler grid needs a step"),
     (with_(proxy={"epoch": 3}), "proxy.epoch: unknown key; allowed: data, frames"),
     (with_(proxy={"fraction": 1.5}), r"proxy.fraction: must be in \(0, 1\]"),
