@@ -45,3 +45,16 @@ def test_proxy_trains_and_validates_on_the_subset(synth):
     assert ProxyBudget().classes is None and len(CLASS_NAMES) == 15
     with pytest.raises(UserError, match="at least 2 distinct"):
         ProxyBudget(classes=["appearing", "appearing"])
+
+
+def test_the_proxy_trains_a_narrower_copy_with_every_width_scaled():
+    from archspace.genome import preset
+    from archspace.train.proxy import narrower
+
+    m = narrower(preset("vov3d_m"), 0.5)  # INNER_CH 40 -> 20
+    assert (m.inner_widths, m.out_widths, m.stem_width, m.head_width, m.fc_width) == (
+        (20, 40, 80, 160), (10, 20, 40, 80), 10, 160, 1024)
+    assert (m.depths, m.modules, m.block) == ((1, 2, 3, 2), 5, "d2p1d")
+    x = narrower(preset("x3d_m"), 0.5)  # outputs 24..192 -> 12..96, inner 54..432 -> 28(27 rounds to even)..216
+    assert (x.out_widths, x.inner_widths, x.stem_width) == ((12, 24, 48, 96), (28, 54, 108, 216), 12)
+    assert narrower(preset("x3d_m"), 1.0) is preset("x3d_m")
