@@ -101,7 +101,8 @@ def front_rows(df, objectives: dict):
     carry low-budget accuracies), sorted by the first cost objective."""
     from archspace.analysis.pareto import pareto_front
 
-    searched = df[(~df["reference"]) & (df["state"] == "complete")]
+    # a reused row repeats its source's genome and result: one point each
+    searched = df[(~df["reference"]) & (df["state"] == "complete") & df["reused_from"].isna()]
     return pareto_front(searched, objectives)
 
 
@@ -109,7 +110,8 @@ def format_front(df, front, objectives: dict) -> str:
     cost = next((k for k in objectives if k != "accuracy"), "gflops")
     refs = df[df["reference"] & (df["state"] == "complete")]
     chance = 1 / df["proxy_classes"].dropna().iloc[0] if df["proxy_classes"].notna().any() else None
-    lines = [f"Pareto front: accuracy vs {cost} ({len(front)} of {int((~df['reference']).sum())} trials; "
+    lines = [f"Pareto front: accuracy vs {cost} ({len(front)} of {int((~df['reference']).sum())} trials, "
+             f"{int(((~df['reference']) & (df['state'] == 'complete')).sum())} complete; "
              f"* = reference preset{f', chance {chance:.3f}' if chance else ''})",
              f"  {'':<2}{'trial':>7}  {cost:>10}  {'params_m':>9}  {'accuracy':>8}  genome"]
     shown = [("", r) for _, r in front.iterrows()] + [("*", r) for _, r in refs.iterrows()]

@@ -193,12 +193,20 @@ def _fit(plan: SearchPlan, searcher) -> None:
     tuner = tune.Tuner(
         tune.with_resources(run_trial, resources),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(plan), num_samples=-1,
-                                    max_concurrent_trials=plan.concurrency, reuse_actors=False),
+                                    max_concurrent_trials=plan.concurrency, reuse_actors=False,
+                                    trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=f"tune-{attempt}", storage_path=str(plan.out / "ray"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0),
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
     )
     tuner.fit()
+
+
+def _trial_dirname(trial) -> str:
+    """Ray's default folder name lists the whole config; the preset or Optuna number says more."""
+    config = trial.config
+    label = config.get("preset") if config.get("kind") == "reference" else f"trial-{config.get('number')}"
+    return f"{label}-{trial.trial_id}"
 
 
 def reconcile(study, plan: SearchPlan) -> int:
@@ -236,9 +244,13 @@ def progress_line(plan: SearchPlan, study, searcher, elapsed: float) -> str:
     best = max((r["accuracy"] for r in complete), default=None)
     front = len([t for t in study.best_trials if t.state == TrialState.COMPLETE and not t.user_attrs.get("infeasible")])
     eta = ""
-    if finished:
-        left = max(0, plan.trials - finished)
-        eta = f", ETA {_clock(elapsed / finished * left)}" if left else ""
+    left = max(0, plan.trials - finished)
+    if finished and left:
+        seconds = elapsed / finished * left
+        walls = [r["wall_s"] for r in rows if r["wall_s"] and r["reused_from"] is None]
+        if plan.time_budget_s is not None and walls:  # launching stops at the budget; running trials finish
+            seconds = min(seconds, max(0.0, plan.time_budget_s - elapsed) + max(walls))
+        eta = f", ETA {_clock(seconds)}"
     best_text = f"{best:.3f}" if best is not None else "-"
     return (f"[{_clock(elapsed)}{eta}] trials {finished}/{plan.trials}: {counts['complete']} complete, "
             f"{counts['pruned']} pruned, {counts['failed']} failed, {running} running | best accuracy {best_text} | "

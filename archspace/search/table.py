@@ -77,8 +77,8 @@ def frame(rows: list[dict], knob_names: Iterable[str]):
         df[name] = pd.to_numeric(df[name]).astype("Int64")
     df["reference"] = df["reference"].astype(bool)
     for name in knob_names:  # integer knobs stay integers beside the references' empty cells
-        values = df[name].dropna()
-        if len(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        values = [r.get(name) for r in rows if r.get(name) is not None]
+        if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             df[name] = df[name].astype("Int64")
     return df
 
