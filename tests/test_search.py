@@ -275,7 +275,7 @@ def test_the_readme_space_example_is_a_valid_space(tmp_path):
     (tmp_path / "example.yaml").write_text(example)
     space = load_space(tmp_path / "example.yaml")
     assert {k.name for k in space.knobs} == {"block", "inter", "modules", "width", "depth", "depths.2", "frames"}
-    assert (space.proxy.lr, space.search.time_budget, space.constraints.max_params_m) == (0.8, 900, 10)
+    assert (space.proxy.lr, space.proxy.width, space.search.time_budget, space.constraints.max_params_m) == (1.6, 0.5, 900, 10)
     assert space.summary()["size"] == 8640
 
 
