@@ -303,3 +303,22 @@ def test_space_show_cli_json_and_a_bad_space_file(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert str(bad) in proc.stderr and "knobs.width" in proc.stderr
+
+
+def test_asha_stopped_trials_are_pruned_in_the_study_and_kept_off_the_front(tmp_path, env):
+    knobs = {"width": {"choices": [16, 24, 32]}, "block": {"choices": ["dw", "d2p1d"]}}
+    space = write_space(tmp_path, knobs=knobs, proxy={"epochs": 3},
+                        search={"trials": 6, "scheduler": "asha", "grace_epochs": 1, "reduction_factor": 3})
+    code, out, err = search("--space", str(space), "--json", env=env, cwd=tmp_path)
+    assert code == 0, err
+    run = tmp_path / "runs" / "tiny"
+    df = pd.read_csv(run / "trials.csv")
+    pruned, complete = df[df["state"] == "pruned"], df[df["state"] == "complete"]
+    assert len(pruned) >= 1 and (pruned["epochs"] < 3).all() and (complete["epochs"] == 3).all()
+    import optuna
+
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{run / 'study.db'}")
+    states = {t.number: t.state.name for t in study.trials}
+    assert all(states[n] == "PRUNED" for n in pruned["trial"]) and all(states[n] == "COMPLETE" for n in complete["trial"])
+    front = json.loads(out)["front"]
+    assert front and {row["trial"] for row in front} <= set(complete["trial"])

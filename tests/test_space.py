@@ -45,7 +45,7 @@ def test_shipped_spaces_load_with_their_settings():
     )
     assert vov.objectives == {"accuracy": "max", "gflops": "min"}
     assert vov.constraints.declared() == ("max_gflops",) and vov.constraints.max_gflops == 12
-    assert vov.references == ("vov3d_m", "vov3d_l", "x3d_m", "x3d_l")
+    assert vov.references == ("vov3d_m", "vov3d_l", "x3d_m")
     assert (vov.proxy.data, vov.proxy.frames, vov.proxy.crop, vov.proxy.epochs) == ("synth", 4, 48, 10)
     assert (vov.search.sampler, vov.search.trials, vov.search.scheduler) == ("nsga2", 24, "asha")
     assert vov.raw["base"] == "vov3d_m"
