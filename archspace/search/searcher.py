@@ -22,7 +22,7 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
     class StudySearcher(Searcher):
         def __init__(self):
             super().__init__(metric="accuracy", mode="max")
-            self.started = time.monotonic()
+            self.started: Optional[float] = None  # the budget runs from the first launch, once Ray is up
             self.running: dict[str, tuple] = {}  # ray trial id -> (kind, optuna trial or preset, key)
             self.running_keys: dict[str, Any] = {}  # genome key -> the optuna trial training it
             self.waiting: dict[str, list] = {}  # genome key -> duplicates waiting for its result
@@ -48,6 +48,8 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
                        and (t.state != TrialState.FAIL or "genome_key" in t.user_attrs))
 
         def out_of_time(self) -> bool:
+            if self.started is None:
+                self.started = time.monotonic()
             return plan.time_budget_s is not None and time.monotonic() - self.started > plan.time_budget_s
 
         # -- Ray Tune's calls
