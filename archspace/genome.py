@@ -127,12 +127,9 @@ def _plain(value: Any) -> Any:
 
 def load_genome(path: str | Path) -> Genome:
     """Read a genome YAML file; unreadable or malformed files raise GenomeError."""
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise GenomeError(f"cannot read genome file {str(path)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise GenomeError(f"genome file {str(path)!r} is not UTF-8 text") from None
+    from archspace.io import read_user_text
+
+    text = read_user_text(path, "genome", GenomeError)
     try:
         return Genome.from_yaml(text)
     except GenomeError as exc:

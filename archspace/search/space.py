@@ -52,6 +52,7 @@ from typing import Any, Iterator, Optional
 
 from archspace.cost import Cost, count
 from archspace.errors import UserError
+from archspace.io import read_user_text
 from archspace.genome import FIELD_NAMES, PRESETS, TWO_CONV_BLOCKS, Genome
 from archspace.search.knobs import (
     Knob,
@@ -103,12 +104,7 @@ def load_space(path: str | Path) -> "Space":
     allowed) for an unreadable or malformed file and every bad item in it.
     """
     name = str(path)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise UserError(f"cannot read space file {name!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"space file {name!r} is not UTF-8 text") from None
+    text = read_user_text(path, "space")
     try:
         raw = read_yaml(text)
     except SpaceError as exc:
