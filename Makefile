@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Main job: the default search (search_spaces/vov3d.yaml) into runs/vov3d/; run again,
-# it resumes that search (and only prints the front when it is finished).
+# Main job: the default search (search_spaces/vov3d.yaml) into runs/vov3d/. Run again, it
+# resumes that search: another time budget of trials, up to the space's trial count.
 search: $(STAMP)
 	@if [ -e runs/vov3d/space.yaml ]; then \
 		$(VENV)/bin/archspace search --space search_spaces/vov3d.yaml --resume; \
