@@ -310,9 +310,9 @@ def test_a_trial_stopped_early_is_pruned_in_the_study_and_kept_off_the_front(tmp
     # epochs than the budget. (The default search's run shows ASHA pruning for real.)
     import optuna
 
-    from archspace.search.cli import front_rows
     from archspace.search.plan import SearchOptions, SearchPlan
     from archspace.search.run import make_sampler, open_study, write_outputs
+    from archspace.search.table import searched_front
     from archspace.search.searcher import make_searcher
     from archspace.search.space import load_space
 
@@ -320,7 +320,6 @@ def test_a_trial_stopped_early_is_pruned_in_the_study_and_kept_off_the_front(tmp
     space = load_space(write_space(tmp_path, proxy={"epochs": 3}, search={"trials": 2, "scheduler": "asha",
                                                                          "grace_epochs": 1}))
     plan = SearchPlan(space, SearchOptions(), tmp_path / "run")
-    plan.reference_rows = {}
     plan.resolve_data(progress=False)
     (tmp_path / "run").mkdir()
     study = open_study(None, tmp_path / "run", "tiny", ["maximize", "minimize"], make_sampler("random", 0, 2, 0), False)
@@ -333,5 +332,5 @@ def test_a_trial_stopped_early_is_pruned_in_the_study_and_kept_off_the_front(tmp
     assert study.trials[1].values[0] == 0.2 and searcher.suggest("c") == "FINISHED"
     df = write_outputs(plan, study, tmp_path / "run")
     assert df["state"].tolist() == ["pruned", "complete"] and df["epochs"].tolist() == [1, 3]
-    front = front_rows(df, {"accuracy": "max", "gflops": "min"})
+    front = searched_front(df, {"accuracy": "max", "gflops": "min"})
     assert front["trial"].tolist() == [1]  # the pruned trial's higher partial accuracy stays off the front

@@ -72,6 +72,7 @@ def register_search(sub, name: str) -> None:
 
 def _run_search(args) -> int:
     from archspace.search.run import SearchOptions, parse_duration, run_search
+    from archspace.search.table import searched_front
     from archspace.search.space import load_space
 
     space = load_space(args.space)
@@ -82,7 +83,7 @@ def _run_search(args) -> int:
         gpus_per_trial=args.gpus_per_trial, progress=True)
     result = run_search(space, options)
     objectives = dict(space.objectives)
-    front = front_rows(result.table, objectives)
+    front = searched_front(result.table, objectives)
     if args.json:
         print(json.dumps({"summary": result.summary, "front": front.to_dict("records")}, default=str))
     else:
@@ -94,16 +95,6 @@ def _run_search(args) -> int:
         print(f"archspace: interrupted; finished trials are kept. Resume with: {resume} --resume", file=sys.stderr)
         return 130
     return 0
-
-
-def front_rows(df, objectives: dict):
-    """The searched trials on the Pareto front (complete ones only: ASHA-stopped trials
-    carry low-budget accuracies), sorted by the first cost objective."""
-    from archspace.analysis.pareto import pareto_front
-
-    # a reused row repeats its source's genome and result: one point each
-    searched = df[(~df["reference"]) & (df["state"] == "complete") & df["reused_from"].isna()]
-    return pareto_front(searched, objectives)
 
 
 def format_front(df, front, objectives: dict) -> str:

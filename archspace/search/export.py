@@ -12,10 +12,10 @@ from typing import Optional
 
 import yaml
 
-from archspace.analysis.pareto import pareto_front
 from archspace.errors import UserError
 from archspace.genome import Genome
-from archspace.search.table import read_table
+from archspace.search.settings import DEFAULT_OBJECTIVES
+from archspace.search.table import read_table, searched_front, trained_trials
 
 
 def run_objectives(run: Path) -> dict:
@@ -23,7 +23,7 @@ def run_objectives(run: Path) -> dict:
     copy = run / "space.yaml"
     raw = yaml.safe_load(copy.read_text()) if copy.exists() else None
     objectives = (raw or {}).get("objectives") if isinstance(raw, dict) else None
-    return dict(objectives or {"accuracy": "max", "gflops": "min"})
+    return dict(objectives or DEFAULT_OBJECTIVES)
 
 
 def export_genomes(run: str | Path, out: str | Path, top: Optional[int] = None) -> list[Path]:
@@ -37,10 +37,10 @@ def export_genomes(run: str | Path, out: str | Path, top: Optional[int] = None) 
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {str(out)!r} is a file; give a folder")
     df = read_table(run)
-    done = df[(~df["reference"].astype(bool)) & (df["state"] == "complete")]
+    done = trained_trials(df)
     if done.empty:
         raise UserError(f"{str(run)!r} has no complete trials yet: nothing to export")
-    chosen = done.nlargest(top, "accuracy") if top is not None else pareto_front(done, run_objectives(run))
+    chosen = done.nlargest(top, "accuracy") if top is not None else searched_front(df, run_objectives(run))
     written = []
     for _, row in chosen.iterrows():
         genome = Genome.from_dict(json.loads(row["genome"]))

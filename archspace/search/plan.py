@@ -48,12 +48,11 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
 
 
-
-def genome_key(genome: Genome, spec_budget: dict, seed: int, data: str) -> str:
-    """Identity of a training: the same genome, proxy budget, seed and data train alike."""
-    blob = json.dumps([genome.to_dict(), spec_budget, seed, data], sort_keys=True)
+def genome_key(genome: dict, spec_budget: dict, seed: int, data: str) -> str:
+    """Identity of a training: the same genome (as a dict), proxy budget, seed and data
+    train alike."""
+    blob = json.dumps([genome, spec_budget, seed, data], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
 
 
 class SearchPlan:
@@ -76,14 +75,15 @@ class SearchPlan:
         self.data_arg = options.data or p.data
         self.budget = {"epochs": p.epochs, "fraction": p.fraction, "batch_size": p.batch_size, "base_lr": p.lr,
                        "recipe": p.recipe, "warmup_epochs": p.warmup_epochs, "width": p.width}
-        if getattr(p, "classes", None):
+        if p.classes:
             self.budget["classes"] = list(p.classes)
-        self.synth_options = dict(getattr(p, "synth", {}) or {})
+        self.synth_options = dict(p.synth)
         self.objectives = dict(space.objectives)
         self.knob_names = [k.name for k in space.knobs]
         self.data: Optional[Path] = None
         self.cache_dir: Optional[Path] = None
         self.proxy_classes: Optional[int] = None
+        self.reference_rows: dict[str, dict] = {}  # preset -> its row (cached or trained in this run)
 
     def resolve_data(self, progress: bool) -> None:
         self.data = resolve_proxy_data(self.data_arg, self.synth_options, progress=progress)
@@ -102,10 +102,10 @@ class SearchPlan:
 
     def key(self, spec: TrialSpec) -> str:
         budget = dict(spec.budget, frames=spec.proxy_frames, crop=spec.proxy_crop)
-        return genome_key(Genome.from_dict(spec.genome), budget, spec.seed, spec.data)
+        return genome_key(spec.genome, budget, spec.seed, spec.data)
 
-    def cost_attrs(self, genome: Genome) -> dict:
-        cost = self.space.cost(genome)
+    def cost_attrs(self, cost) -> dict:
+        """The exact cost (`space.cost(genome)`) as the table's columns."""
         return {"params": cost.params, "flops": cost.flops, "acts": cost.acts, "gflops": cost.flops / 1e9,
                 "params_m": cost.params / 1e6, "proxy_classes": self.proxy_classes}
 

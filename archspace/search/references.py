@@ -22,7 +22,7 @@ def save_reference(plan: SearchPlan, name: str, key: str, state, attrs: dict) ->
 
     genome = plan.reference_genome(name)
     spec = plan.spec(genome)
-    row = dict(attrs, **plan.cost_attrs(genome), preset=name, genome=json.dumps(genome.to_dict()),
+    row = dict(attrs, **plan.cost_attrs(plan.space.cost(genome)), preset=name, genome=json.dumps(genome.to_dict()),
                proxy_frames=spec.proxy_frames, proxy_crop=spec.proxy_crop,
                state={TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(state, "failed"))
     plan.reference_rows[name] = row
@@ -37,7 +37,7 @@ def cached_references(plan: SearchPlan, names) -> tuple[dict, list[str]]:
         spec = plan.spec(plan.reference_genome(name))
         path = reference_file(plan.key(spec))
         if path.exists():
-            rows[name] = dict(json.loads(path.read_text()), reused=True)
+            rows[name] = json.loads(path.read_text())
         else:
             missing.append(name)
     return rows, missing

@@ -117,41 +117,35 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     """
     name, out = run_folder(space, options)
     plan = SearchPlan(space, options, out)
-    plan.reference_rows = {}
     _check_options(plan, options)
     _check_folder(space, out, options)
     if options.resume:
         stopped = stop_recorded_ray(out)
         if stopped:
-            _say(options, f"stopped {stopped} Ray process(es) left behind by the interrupted search")
+            _say(f"stopped {stopped} Ray process(es) left behind by the interrupted search")
     plan.resolve_data(options.progress)  # before anything is written: a bad --data leaves no run behind
     directions = ["maximize" if d == "max" else "minimize" for d in plan.objectives.values()]
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "space.yaml", Path(space.path).read_text())
-    import optuna  # noqa: F401 - fail before Ray starts if the environment is broken
-
-    probe = open_study(options.storage, out, name, directions, None, options.resume)
-    done = reconcile(probe, plan)
-    study = open_study(options.storage, out, name, directions, make_sampler(plan.sampler, plan.seed, plan.trials, done),
-                       resume=True)
+    study = open_study(options.storage, out, name, directions, None, options.resume)
+    done = reconcile(study, plan)
+    study.sampler = make_sampler(plan.sampler, plan.seed, plan.trials, done)  # its seed depends on `done`
     ref_rows, missing = cached_references(plan, space.references)
     plan.reference_rows.update(ref_rows)
     started = time.time()
     settings = _settings(plan, options, name)
     write_json_atomic(out / "search.json", {**settings, "status": "running", "started": started})
 
-    stats = {"events": 0}
     t0 = time.monotonic()
 
     def progress(searcher) -> None:
-        write_outputs(plan, study, out)
-        stats["events"] += 1
+        df = write_outputs(plan, study, out)
         if options.progress:
-            print(progress_line(plan, study, searcher, time.monotonic() - t0), file=sys.stderr, flush=True)
+            print(progress_line(plan, df, len(searcher.running), time.monotonic() - t0), file=sys.stderr, flush=True)
 
     searcher = make_searcher(plan, study, missing, progress)
     if options.progress:
-        _say(options, f"search {name}: {plan.trials} trials ({done} done), {plan.concurrency} at a time, "
+        _say(f"search {name}: {plan.trials} trials ({done} done), {plan.concurrency} at a time, "
                       f"{plan.sampler} sampler, scheduler {plan.scheduler}; proxy {plan.budget['epochs']} epochs "
                       f"at {space.proxy.frames} x {space.proxy.crop}^2 on {plan.data}; "
                       f"{len(missing)} reference(s) to train -> {out}")
@@ -220,9 +214,7 @@ def reconcile(study, plan: SearchPlan) -> int:
         storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001
         if t.params and plan.sampler != "grid":
             study.enqueue_trial(t.params, skip_if_exists=False)
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-               and not t.user_attrs.get("infeasible") and not t.user_attrs.get("interrupted"))
+    return sum(map(T.is_search_trial, study.get_trials(deepcopy=False)))
 
 
 def write_outputs(plan: SearchPlan, study, out: Path):
@@ -233,25 +225,22 @@ def write_outputs(plan: SearchPlan, study, out: Path):
     return df
 
 
-def progress_line(plan: SearchPlan, study, searcher, elapsed: float) -> str:
-    from optuna.trial import TrialState
-
-    rows = T.trial_rows(study.get_trials(deepcopy=False), plan.knob_names)
-    counts = {s: sum(r["state"] == s for r in rows) for s in T.STATES}
-    running = len(searcher.running)
+def progress_line(plan: SearchPlan, df, running: int, elapsed: float) -> str:
+    """One line: trials done / running / pruned / failed, best accuracy, front size, time."""
+    trials = df[~df["reference"]]
+    counts = {s: int((trials["state"] == s).sum()) for s in T.STATES}
     finished = sum(counts.values())
-    complete = [r for r in rows if r["state"] == "complete" and r["accuracy"] is not None]
-    best = max((r["accuracy"] for r in complete), default=None)
-    front = len([t for t in study.best_trials if t.state == TrialState.COMPLETE and not t.user_attrs.get("infeasible")])
+    best = trials.loc[trials["state"] == "complete", "accuracy"].max()
+    front = len(T.searched_front(df, plan.objectives))
     eta = ""
     left = max(0, plan.trials - finished)
     if finished and left:
         seconds = elapsed / finished * left
-        walls = [r["wall_s"] for r in rows if r["wall_s"] and r["reused_from"] is None]
-        if plan.time_budget_s is not None and walls:  # launching stops at the budget; running trials finish
-            seconds = min(seconds, max(0.0, plan.time_budget_s - elapsed) + max(walls))
+        walls = trials.loc[trials["reused_from"].isna(), "wall_s"].dropna()
+        if plan.time_budget_s is not None and walls.any():  # launching stops at the budget; running trials finish
+            seconds = min(seconds, max(0.0, plan.time_budget_s - elapsed) + walls.max())
         eta = f", ETA {_clock(seconds)}"
-    best_text = f"{best:.3f}" if best is not None else "-"
+    best_text = f"{best:.3f}" if best == best else "-"  # NaN: nothing complete yet
     return (f"[{_clock(elapsed)}{eta}] trials {finished}/{plan.trials}: {counts['complete']} complete, "
             f"{counts['pruned']} pruned, {counts['failed']} failed, {running} running | best accuracy {best_text} | "
             f"front {front} | references {len(plan.reference_rows)}/{len(plan.space.references)}")
@@ -262,7 +251,7 @@ def _clock(seconds: float) -> str:
     return f"{m}m{s:02d}s"
 
 
-def _say(options: SearchOptions, text: str) -> None:
+def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 

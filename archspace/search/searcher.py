@@ -11,6 +11,7 @@ from typing import Any, Optional
 from archspace.errors import UserError
 from archspace.search.plan import SearchPlan
 from archspace.search.references import save_reference
+from archspace.search.table import is_search_trial
 
 
 def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
@@ -29,23 +30,22 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
             self.finished: dict[str, tuple] = {}  # genome key -> (state, attrs, number)
             self.refs = list(pending_refs)
             self.infeasible = 0
+            # Trials of the search so far: settled ones now, then every proposal that is not
+            # infeasible (launched, reused, awaiting a duplicate or failed) as it is made.
+            self.counted = 0
             self.grid = None
-            for t in study.get_trials(deepcopy=False):
+            trials = study.get_trials(deepcopy=False)
+            for t in trials:
                 a = t.user_attrs
-                if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and "genome_key" in a and not a.get(
-                        "infeasible") and a.get("reused_from") is None:
+                if t.state != TrialState.FAIL and is_search_trial(t) and a.get("reused_from") is None:
                     self.finished[a["genome_key"]] = (t.state, dict(a), t.number)
                 self.infeasible += bool(a.get("infeasible"))
+                self.counted += is_search_trial(t)
             if plan.sampler == "grid":
-                seen = {t.user_attrs.get("genome_key") for t in study.get_trials(deepcopy=False)
-                        if not t.user_attrs.get("interrupted")}
+                seen = {t.user_attrs.get("genome_key") for t in trials if not t.user_attrs.get("interrupted")}
                 self.grid = [k for k in plan.space.enumerate() if plan.key(plan.spec(plan.space.genome(k))) not in seen]
 
         # -- bookkeeping
-        def counted(self) -> int:
-            return sum(1 for t in study.get_trials(deepcopy=False)
-                       if not t.user_attrs.get("infeasible") and not t.user_attrs.get("interrupted")
-                       and (t.state != TrialState.FAIL or "genome_key" in t.user_attrs))
 
         def out_of_time(self) -> bool:
             if self.started is None:
@@ -60,7 +60,7 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
                 self.running[trial_id] = ("reference", name, plan.key(spec))
                 return spec.to_config()
             for _ in range(100_000):  # proposals that fail the constraints cost microseconds
-                if self.counted() >= plan.trials or self.out_of_time() or self.grid == []:
+                if self.counted >= plan.trials or self.out_of_time() or self.grid == []:
                     return Searcher.FINISHED
                 proposal = self._propose()
                 if proposal is not None:
@@ -83,11 +83,12 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
             except UserError as exc:
                 trial.set_user_attr("error", str(exc))
                 study.tell(trial, state=TrialState.FAIL)
+                self.counted += 1
                 return None
-            attrs = plan.cost_attrs(genome)
+            cost = plan.space.cost(genome)
+            attrs = plan.cost_attrs(cost)
             spec = plan.spec(genome, number=trial.number)
             key = plan.key(spec)
-            cost = plan.space.cost(genome)
             for (label, value) in zip(plan.space.constraints.declared(), plan.space.constraint_values(cost)):
                 trial.set_constraint(label, value)
             attrs.update(genome=json.dumps(genome.to_dict()), genome_key=key, knobs=json.dumps(knobs),
@@ -99,6 +100,7 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
                 study.tell(trial, plan.objective_values(dict(attrs, accuracy=0.0)))
                 self.infeasible += 1
                 return None
+            self.counted += 1
             if key in self.finished:
                 state, result, number = self.finished[key]
                 self._settle(trial, state, result, reused_from=number)

@@ -23,16 +23,25 @@ COLUMNS = [
 STATES = ("complete", "pruned", "failed")
 
 
+def is_search_trial(trial) -> bool:
+    """Whether a settled Optuna trial is a trial of the search (a row of the table):
+    proposals that failed the constraints (never trained) and trials interrupted by a
+    kill (their genomes are queued again) are not."""
+    from optuna.trial import TrialState
+
+    return (trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+            and not trial.user_attrs.get("infeasible") and not trial.user_attrs.get("interrupted"))
+
+
 def trial_rows(trials: Iterable, knob_names: Iterable[str]) -> list[dict[str, Any]]:
-    """Rows of the Optuna trials that are trials of the search: proposals that failed the
-    constraints (never trained) and trials interrupted by a kill (re-run) are left out."""
+    """Rows of the Optuna trials that are trials of the search (see is_search_trial)."""
     from optuna.trial import TrialState
 
     states = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
     rows = []
     for t in trials:
         attrs = t.user_attrs
-        if t.state not in states or attrs.get("infeasible") or attrs.get("interrupted"):
+        if not is_search_trial(t):
             continue
         row = {
             "trial": t.number,
@@ -81,6 +90,21 @@ def frame(rows: list[dict], knob_names: Iterable[str]):
         if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             df[name] = df[name].astype("Int64")
     return df
+
+
+def trained_trials(df):
+    """The searched trials that trained to the full proxy budget, each genome once (a
+    reused row repeats its source's genome and result)."""
+    return df[(~df["reference"].astype(bool)) & (df["state"] == "complete") & df["reused_from"].isna()]
+
+
+def searched_front(df, objectives: dict):
+    """The searched trials on the Pareto front: complete ones only (ASHA-stopped trials
+    carry low-budget accuracies), a reused row counted once (through its source), sorted
+    by the first cost objective."""
+    from archspace.analysis.pareto import pareto_front
+
+    return pareto_front(trained_trials(df), objectives)
 
 
 def write_table(df, folder: Path) -> None:
