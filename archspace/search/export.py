@@ -10,20 +10,10 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import yaml
 
 from archspace.errors import UserError
 from archspace.genome import Genome
-from archspace.search.settings import DEFAULT_OBJECTIVES
-from archspace.search.table import read_table, searched_front, trained_trials
-
-
-def run_objectives(run: Path) -> dict:
-    """The objectives of the space the run was made with (its copy in the run folder)."""
-    copy = run / "space.yaml"
-    raw = yaml.safe_load(copy.read_text()) if copy.exists() else None
-    objectives = (raw or {}).get("objectives") if isinstance(raw, dict) else None
-    return dict(objectives or DEFAULT_OBJECTIVES)
+from archspace.analysis.trials import read_table, run_objectives, searched_front, trained_trials
 
 
 def export_genomes(run: str | Path, out: str | Path, top: Optional[int] = None) -> list[Path]:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from archspace.analysis.trials import DEFAULT_OBJECTIVES
 from archspace.cost import COUNTERS
 from archspace.genome import FIELD_NAMES, PRESETS, Genome, GenomeError
 from archspace.search.schema import (
@@ -52,7 +53,6 @@ SEARCH_SCHEDULER = "asha"
 SEARCH_GRACE_EPOCHS = 5  # signal appears at epochs 4-6 of 10; earlier ranks are noise
 SEARCH_REDUCTION_FACTOR = 3
 
-DEFAULT_OBJECTIVES = {"accuracy": "max", "gflops": "min"}
 DEFAULT_REFERENCES = ("vov3d_m", "vov3d_l", "x3d_m", "x3d_l")
 
 SAMPLERS = ("nsga2", "tpe", "random", "grid")

@@ -12,15 +12,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
+from archspace.analysis.trials import COLUMNS, STATES, read_table, searched_front, trained_trials  # noqa: F401 - used by search
 from archspace.io import write_bytes_atomic, write_text_atomic
 
-# Columns every table has, in order; one column per knob follows them.
-COLUMNS = [
-    "trial", "state", "accuracy", "accuracy_by_epoch", "epochs", "params", "flops", "acts", "gflops", "params_m",
-    "latency_ms", "proxy_classes", "proxy_frames", "proxy_crop", "wall_s", "reference", "preset", "reused_from",
-    "node", "error", "genome",
-]
-STATES = ("complete", "pruned", "failed")
+# The columns and states are analysis's: it reads what this module writes.
 
 
 def is_search_trial(trial) -> bool:
@@ -92,41 +87,12 @@ def frame(rows: list[dict], knob_names: Iterable[str]):
     return df
 
 
-def trained_trials(df):
-    """The searched trials that trained to the full proxy budget, each genome once (a
-    reused row repeats its source's genome and result)."""
-    return df[(~df["reference"].astype(bool)) & (df["state"] == "complete") & df["reused_from"].isna()]
-
-
-def searched_front(df, objectives: dict):
-    """The searched trials on the Pareto front: complete ones only (ASHA-stopped trials
-    carry low-budget accuracies), a reused row counted once (through its source), sorted
-    by the first cost objective."""
-    from archspace.analysis.pareto import pareto_front
-
-    return pareto_front(trained_trials(df), objectives)
-
-
 def write_table(df, folder: Path) -> None:
     """trials.csv and trials.parquet, each replaced atomically."""
     write_text_atomic(folder / "trials.csv", df.to_csv(index=False))
     buffer = io.BytesIO()
     df.to_parquet(buffer, index=False)
     write_bytes_atomic(folder / "trials.parquet", buffer.getvalue())
-
-
-def read_table(folder: str | Path):
-    """The trials table of a run folder (Parquet if present, else CSV)."""
-    import pandas as pd
-
-    from archspace.errors import UserError
-
-    folder = Path(folder)
-    if (folder / "trials.parquet").exists():
-        return pd.read_parquet(folder / "trials.parquet")
-    if (folder / "trials.csv").exists():
-        return pd.read_csv(folder / "trials.csv")
-    raise UserError(f"{str(folder)!r} holds no trials table (trials.parquet or trials.csv): is it a search run folder?")
 
 
 def _cell(value: Any) -> Any:
