@@ -25,6 +25,8 @@ VERBS: dict[str, str] = {
     "space": "archspace.search.cli:register_space",
     "search": "archspace.search.cli:register_search",
     "export": "archspace.search.cli:register_export",
+    "plot": "archspace.analysis.cli:register_plot",
+    "compare": "archspace.analysis.cli:register_compare",
 }
 
 

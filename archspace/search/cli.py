@@ -15,7 +15,8 @@ _SEARCH_EXAMPLE = """examples:
   archspace search --space search_spaces/vov3d.yaml --address HEAD_IP:6379    # an existing Ray cluster
 
 Writes runs/NAME/: study.db (the Optuna study), trials.csv and trials.parquet (one row
-per trial, rewritten as trials finish), space.yaml and search.json."""
+per trial, rewritten as trials finish), space.yaml, search.json and, at the end,
+report.html (the interactive report of `archspace plot`)."""
 
 
 def register_space(sub, name: str) -> None:
@@ -89,6 +90,7 @@ def _run_search(args) -> int:
     else:
         print(format_front(result.table, front, objectives))
         print(f"results: {result.out / 'trials.csv'}, {result.out / 'trials.parquet'}, study {result.summary['storage']}")
+        print(f"report: {result.out / 'report.html'} (archspace plot {result.out} --live rewrites it during a search)")
     if result.interrupted:
         resume = f"archspace search --space {args.space} --name {result.summary['name']}"
         resume += f" --out {args.out}" if args.out else ""

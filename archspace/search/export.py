@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
-
+from archspace.analysis.trials import read_table, run_objectives, searched_front, trained_trials
 from archspace.errors import UserError
 from archspace.genome import Genome
-from archspace.analysis.trials import read_table, run_objectives, searched_front, trained_trials
 
 
 def export_genomes(run: str | Path, out: str | Path, top: Optional[int] = None) -> list[Path]:

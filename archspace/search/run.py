@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from archspace.analysis.report import write_report
 from archspace.errors import UserError
 from archspace.io import write_json_atomic, write_text_atomic
 from archspace.search import table as T
@@ -172,6 +173,8 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
                "outside_training_share": max(0.0, 1 - train_s / (wall * plan.concurrency)) if wall > 0 else None,
                "counts": {s: int((df.loc[~df["reference"], "state"] == s).sum()) for s in T.STATES}}
     write_json_atomic(out / "search.json", summary)
+    if len(df):  # runs/NAME/report.html, what `archspace plot` writes
+        write_report(out)
     return SearchResult(out, df, interrupted, summary)
 
 
