@@ -126,7 +126,7 @@ def edf_band(errors, costs=None, grid=None, bins: int = 40, range=None, samples:
         return np.where(at > 0, ys[np.maximum(at - 1, 0)], 0.0)
 
     y = curve(np.arange(e.size))
-    if not e.size:
+    if not e.size or samples < 1:
         return {"x": grid, "y": y, "low": y, "high": y}
     rng = np.random.default_rng(seed)
     draws = np.array([curve(rng.integers(0, e.size, e.size)) for _ in np.arange(samples)])
