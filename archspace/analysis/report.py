@@ -284,18 +284,29 @@ def render(data: dict, title: str) -> str:
     blob = json.dumps(data, allow_nan=False, separators=(",", ":"))
     # inside <script>, "</script>" or "<!--" in a string would end or change the block
     blob = blob.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-    script = (_ASSETS / "report.js").read_text()
+    script = "\n" + (_ASSETS / "report.js").read_text()
+    plotly_js = get_plotlyjs()
     style = (_ASSETS / "report.css").read_text()
+    # Only these two scripts may run (by hash): no inline handler such as onerror=, even if
+    # one reached the page; nothing may be fetched (default-src 'none').
+    hashes = " ".join(f"'sha256-{_sha256(code)}'" for code in (plotly_js, script))
+    policy = (f"default-src 'none'; script-src {hashes} 'unsafe-eval'; style-src 'unsafe-inline'; "
+              "img-src data: blob:; font-src data:")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        # nothing may leave the page: no fetches, no images or scripts from elsewhere
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' "
-        "'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:\">\n"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\">\n"
         f"<title>{html.escape(title)}</title>\n<style>\n{style}</style>\n"
-        f"<script>{get_plotlyjs()}</script>\n</head>\n<body>\n<main id=\"report\"></main>\n"
+        f"<script>{plotly_js}</script>\n</head>\n<body>\n<main id=\"report\"></main>\n"
         f"<script type=\"application/json\" id=\"report-data\">{blob}</script>\n"
-        f"<script>\n{script}</script>\n</body>\n</html>\n"
+        f"<script>{script}</script>\n</body>\n</html>\n"
     )
+
+
+def _sha256(code: str) -> str:
+    import base64
+    import hashlib
+
+    return base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
 
 
 def write_report(run: str | Path, out: str | Path | None = None, x: Optional[str] = None) -> Path:
