@@ -177,6 +177,17 @@ def test_report_data_counts_states_and_keeps_genomes(tmp_path):
     assert data["hypervolume"]["trial"] == list(range(8))
 
 
+def test_latency_gets_a_figure_where_the_run_measured_it(tmp_path):
+    run = make_run(tmp_path / "run")
+    assert run_data(run, bootstrap=0)["costs"] == ["gflops", "params_m"]
+    table = pd.read_parquet(run / "trials.parquet")
+    table["latency_ms"] = 2.0 * table["gflops"]
+    table.to_parquet(run / "trials.parquet")
+    data = run_data(run, x="latency_ms", bootstrap=0)
+    assert data["costs"] == ["latency_ms", "gflops", "params_m"] and data["edfs"][0]["cost"] == "latency_ms"
+    assert data["fronts"]["latency_ms"] == data["fronts"]["gflops"]  # latency proportional to GFLOPs here
+
+
 def test_compare_puts_runs_on_one_reference_point(tmp_path):
     a = make_run(tmp_path / "a", name="vov3d")
     worse = [(t, s, b, w, d, [x / 2 for x in acc], r) for t, s, b, w, d, acc, r in TRIALS]

@@ -93,7 +93,7 @@ def test_report_renders_hovers_and_clicks_offline(browser, tmp_path):
         hover.wait_for(timeout=10_000)
         text = hover.text_content()
         assert "trial 3" in text and f"block={XSS}" in text
-        assert "inner_widths [56, 112, 224, 448]" in text and "depths [1, 2, 5, 3]" in text
+        assert "inner_widths: [56, 112, 224, 448]" in text and "depths: [1, 2, 5, 3]" in text
         # click: the genome YAML and the exact train command
         page.page.mouse.click(x, y)
         page.page.locator("#selection-command").wait_for(timeout=10_000)

@@ -81,6 +81,10 @@ def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env):
     settings = json.loads((run / "search.json").read_text())
     assert settings["status"] == "finished" and settings["counts"] == {"complete": 3, "pruned": 0, "failed": 0}
     assert (run / "space.yaml").read_text() == space.read_text()
+    # the report of `archspace plot`, written at the end: every row of the table in it
+    report = (run / "report.html").read_text()
+    assert f"report: {(run / 'report.html').resolve()}" in out
+    assert report.count('"state":"complete"') == len(df) == 4  # 3 trials and the reference
     import optuna
 
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{run / 'study.db'}")

@@ -72,6 +72,15 @@
     return run.knobs.filter(k => row.knobs[k] !== null && row.knobs[k] !== undefined)
       .map(k => k + "=" + row.knobs[k]).join(", ");
   }
+  function foldGenome(yaml) {  // the YAML's "key: value" lines as a few lines of ~70 characters
+    const lines = [];
+    let line = "";
+    for (const item of (yaml || "").split("\n").filter(Boolean)) {
+      if (line && line.length + item.length > 70) { lines.push(line); line = ""; }
+      line = line ? line + ", " + item : item;
+    }
+    return line ? lines.concat([line]) : lines;
+  }
   function hover(run, row) {
     const lines = ["<b>" + esc(rowName(row)) + "</b> · " + esc(row.state) +
                    (row.reused_from !== null ? " (result of trial " + row.reused_from + ")" : "")];
@@ -84,7 +93,7 @@
     lines.push("accuracy " + num(row.accuracy, 3) + " after " + (row.epochs === null ? "-" : row.epochs) + " epochs");
     if (row.by_epoch.length) lines.push("by epoch: " + row.by_epoch.map(v => num(v, 3)).join(" "));
     if (row.error) lines.push("error: " + esc(row.error.slice(0, 120)));
-    for (const [i, line] of row.genome.entries()) lines.push((i ? "  " : "genome: ") + esc(line));
+    for (const [i, line] of foldGenome(row.yaml).entries()) lines.push((i ? "  " : "genome: ") + esc(line));
     lines.push("<i>click: genome YAML and train command</i>");
     return lines.join("<br>");
   }

@@ -106,7 +106,6 @@ def _meta(run: Path, df, settings: dict, objectives: dict) -> dict:
 
 def _row(i: int, r, knobs: list[str]) -> dict:
     """One trial as the page needs it: numbers, knobs, accuracy by epoch, genome."""
-    genome_yaml, genome_lines = _genome_text(r.get("genome"))
     label = _preset_label(r["preset"]) if r["reference"] and _text(r.get("preset")) else None
     return {
         "i": i,
@@ -119,33 +118,23 @@ def _row(i: int, r, knobs: list[str]) -> dict:
         "by_epoch": _by_epoch(r.get("accuracy_by_epoch")),
         **{c: _number(r.get(c)) for c in ("gflops", "params_m", "latency_ms", "params", "flops", "epochs", "reused_from")},
         "knobs": {k: _text(r[k]) if not _is_number(r[k]) else _number(r[k]) for k in knobs},
-        "yaml": genome_yaml,
-        "genome": genome_lines,
+        "yaml": _genome_yaml(r.get("genome")),  # the hover shows it too, folded
         "error": _text(r.get("error")),
     }
 
 
-def _genome_text(cell) -> tuple[Optional[str], list[str]]:
-    """(the YAML `archspace export` writes, short lines for the hover) of a genome cell."""
+def _genome_yaml(cell) -> Optional[str]:
+    """The YAML `archspace export` writes for a genome cell (JSON); the cell's text as it
+    is when it holds no valid genome."""
     from archspace.genome import Genome, GenomeError
 
     text = _text(cell)
     if not text:
-        return None, []
+        return None
     try:
-        data = json.loads(text)
-        fields = Genome.from_dict(data).to_dict()
-        yaml_text = Genome.from_dict(data).to_yaml()
+        return Genome.from_dict(json.loads(text)).to_yaml()
     except (ValueError, TypeError, GenomeError):
-        return text, [text[:80]]
-    items = [f"{k} {json.dumps(v) if isinstance(v, list) else v}" for k, v in fields.items()]
-    lines, line = [], ""
-    for item in items:  # a few lines of ~70 characters
-        if line and len(line) + len(item) > 70:
-            lines.append(line)
-            line = ""
-        line = f"{line}, {item}" if line else item
-    return yaml_text, lines + [line]
+        return text
 
 
 def _preset_label(name: str) -> str:
