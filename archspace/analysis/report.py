@@ -37,7 +37,6 @@ from archspace.errors import UserError
 from archspace.io import write_text_atomic
 
 REPORT_FILE = "report.html"
-COST_LABELS = {"gflops": "GFLOPs", "params_m": "params (M)", "latency_ms": "latency (ms)"}
 EDF_BINS = 40  # the NDS notebook's
 MAX_EDF_GROUPS = 12  # a knob with more distinct values is not drawn as grouped EDFs
 _ASSETS = Path(__file__).resolve().parent
@@ -84,22 +83,22 @@ def run_data(run: str | Path, x: Optional[str] = None, bootstrap: int = 200) -> 
 def _meta(run: Path, df, settings: dict, objectives: dict) -> dict:
     trials = searched(df)
     counts = {s: int((trials["state"] == s).sum()) for s in ("complete", "pruned", "failed")}
-    frames = sorted(int(v) for v in df.get("proxy_frames", []).dropna().unique()) if "proxy_frames" in df else []
-    crops = sorted(int(v) for v in df.get("proxy_crop", []).dropna().unique()) if "proxy_crop" in df else []
+    inputs = {name: sorted(int(v) for v in df[column].dropna().unique()) if column in df else []
+              for name, column in (("frames", "proxy_frames"), ("crop", "proxy_crop"))}
     machine = settings.get("machine") or {}
+    cpus = [f"{machine['cpus']} CPUs"] if machine.get("cpus") else []
     return {
         "space": settings.get("space") or str(run / "space.yaml"),
         "status": settings.get("status"),
         "objectives": ", ".join(f"{k} {d}" for k, d in objectives.items()),
         "proxy_budget": settings.get("proxy_budget") or {},
         "proxy_data": settings.get("proxy_data"),
-        "proxy_inputs": {"frames": frames, "crop": crops},
+        "proxy_inputs": inputs,
         "search": {k: settings.get(k) for k in ("sampler", "scheduler", "seed", "trials", "concurrency")
                    if settings.get(k) is not None},
         "counts": {**counts, "references": int(df["reference"].sum()), "reused": int(trials["reused_from"].notna().sum())},
         "wall_s": settings.get("wall_s"),
-        "machine": ", ".join(str(machine[k]) for k in ("host", "platform") if machine.get(k))
-        + (f", {machine['cpus']} CPUs" if machine.get("cpus") else ""),
+        "machine": ", ".join([str(machine[k]) for k in ("host", "platform") if machine.get(k)] + cpus),
         "generated": datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
     }
 
@@ -168,16 +167,10 @@ def _number(value):
 
 
 def _text(value) -> Optional[str]:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    try:
-        import pandas as pd
+    """A cell as text; None for an empty cell (None, NaN, pd.NA)."""
+    import pandas as pd
 
-        if value is pd.NA:
-            return None
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    return str(value)
+    return None if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)
 
 
 def _indices(rows) -> list[int]:
@@ -209,7 +202,7 @@ def _knob_edfs(trained, knobs: list[str], cost: str, bootstrap: int) -> list[dic
         values = errors[knob].dropna().astype(str)
         if not 2 <= values.nunique() <= MAX_EDF_GROUPS:
             continue
-        table = errors.assign(**{knob: errors[knob].map(lambda v: _text(v))})
+        table = errors.assign(**{knob: errors[knob].map(_text)})
         out.append({"knob": knob, **_edf_pair(table, knob, cost, bootstrap)})
     return out
 
