@@ -72,7 +72,7 @@ def _refused_names(path: Path, message: str) -> list[str] | None:
         listed = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # legacy (non-zip) files cannot be listed statically
         listed = []
-    return sorted(set(listed) | set(named))
+    return sorted(set(listed or named))
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
