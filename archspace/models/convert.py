@@ -93,7 +93,7 @@ class ConversionReport:
         for label, keys in self.groups():
             if keys:
                 more = f" and {len(keys) - first} more" if len(keys) > first else ""
-                out.append(f"{label}: {len(keys)}: {', '.join(keys[:first])}{more}")
+                out.append(f"{len(keys)} {label}: {', '.join(keys[:first])}{more}")
         return out
 
     def refusal(self) -> str:
