@@ -153,6 +153,10 @@ def test_trained_checkpoint_to_safetensors_is_the_same_model(run_cli, synth, tmp
         results.append(json.loads(proc.stdout))
     assert results[0] == results[1] and results[0]["videos"] == 15
     assert (run / "eval-val.json").is_file()  # a run folder's results go into it
+    archspace.export_weights(run / "checkpoint.pt", tmp_path / "api.safetensors")  # the API the verb calls
+    exported = read_checkpoint(tmp_path / "api.safetensors")["model"]
+    assert exported.keys() == ours.state_dict().keys()
+    assert all(torch.equal(v, ours.state_dict()[k]) for k, v in exported.items())
 
 
 def test_checkpoints_from_before_load_and_resume_their_numpy_rng(tmp_path):
