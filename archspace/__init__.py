@@ -18,6 +18,7 @@ __all__ = [
     "UserError",
     "build_model",
     "count",
+    "export_weights",
     "load_genome",
     "load_model",
     "measure",
@@ -30,6 +31,7 @@ _LAZY = {
     "build_model": "archspace.models",
     "measure": "archspace.measure",
     "load_model": "archspace.checkpoint",
+    "export_weights": "archspace.checkpoint",
 }
 
 

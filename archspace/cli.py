@@ -22,6 +22,7 @@ VERBS: dict[str, str] = {
     "train": "archspace.train.cli:register_train",
     "eval": "archspace.train.cli:register_eval",
     "convert": "archspace.train.cli:register_convert",
+    "export-weights": "archspace.train.cli:register_export_weights",
     "space": "archspace.search.cli:register_space",
     "search": "archspace.search.cli:register_search",
     "export": "archspace.search.cli:register_export",

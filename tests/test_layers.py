@@ -17,7 +17,7 @@ LAYERS = [
     ("archspace.plan", "archspace.cli_args"),
     ("archspace.cost", "archspace.device"),
     ("archspace.models", "archspace.measure"),
-    ("archspace.checkpoint",),
+    ("archspace.checkpoint", "archspace.safe_load"),
     ("archspace.models.convert", "archspace.data"),
     ("archspace.train",),
     ("archspace.analysis",),

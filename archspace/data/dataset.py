@@ -30,14 +30,15 @@ from archspace.data.transforms import normalise, to_tensor
 
 def screen_entries(index: DatasetIndex, split: str, problems: ProblemLog,
                    open_files: bool = False) -> list[VideoEntry]:
-    """The entries of `split` that are usable: missing and empty files recorded and dropped.
+    """The entries of `split` that are usable: missing, empty files and annotations that lead
+    out of the data folder recorded and dropped.
 
     With open_files=True every file is probed (header and packet count) and unreadable
     ones are dropped too. Raises UserError for an unknown split.
     """
     split = normalise_split(split)
-    for name in index.missing.get(split, []):
-        problems.record("missing", name, "named in the annotations but not on disk")
+    for kind, name, reason in index.annotation_problems(split):
+        problems.record(kind, name, reason)
     kept = []
     for entry in index.entries(split):
         if not entry.path.exists():

@@ -27,9 +27,10 @@ def dataset_info(root: str | Path, layout: str | None = None, progress: bool = F
     frames, sizes, fps = [], Counter(), Counter()
     videos, readable = {}, {}
     for split, entries in index.splits.items():
-        for name in index.missing.get(split, []):
-            problems.record("missing", name, "named in the annotations but not on disk")
-        videos[split] = len(entries) + len(index.missing.get(split, []))
+        refused = index.annotation_problems(split)
+        for kind, name, reason in refused:
+            problems.record(kind, name, reason)
+        videos[split] = len(entries) + len(refused)
         readable[split] = 0
         for entry in tqdm(entries, desc=f"info {split}", unit="video", file=sys.stderr, disable=not progress):
             try:

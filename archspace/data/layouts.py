@@ -2,7 +2,9 @@
 
 Each reader returns a `DatasetIndex`: the class names (index = label) and, per split
 ("train", "val"), the videos with their labels. Files named in annotations but absent
-are listed in `missing`, not raised: a run goes on without them.
+are listed in `missing`, not raised: a run goes on without them. Annotations name files
+inside the data folder: an id or label that leads out of it (`..`, an absolute path, a
+symbolic link to elsewhere) is listed in `outside` and never opened.
 
 - ssv2: `<id>.webm` in the root or in `videos/`; `labels.json` (template without
   brackets -> index), `train.json` / `validation.json` (lists of {"id", "label",
@@ -44,7 +46,15 @@ class DatasetIndex:
     classes: list[str]
     splits: dict[str, list[VideoEntry]]
     missing: dict[str, list[str]] = field(default_factory=dict)  # split -> file names
+    outside: dict[str, list[str]] = field(default_factory=dict)  # split -> paths leading out of the root
     annotation_files: list[Path] = field(default_factory=list)
+
+    def annotation_problems(self, split: str) -> list[tuple[str, str, str]]:
+        """(kind, file, reason) of each annotation of `split` that names no usable file."""
+        split = normalise_split(split)
+        return ([("missing", name, "named in the annotations but not on disk") for name in self.missing.get(split, [])]
+                + [("outside", name, "named in the annotations but outside the data folder")
+                   for name in self.outside.get(split, [])])
 
     def entries(self, split: str) -> list[VideoEntry]:
         """The videos of `split`; raises UserError naming the splits that exist."""
@@ -55,6 +65,14 @@ class DatasetIndex:
                 f"available: {', '.join(self.splits) or 'none'}"
             )
         return self.splits[split]
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether `path`, with `..` and symbolic links resolved, lies in `real_root` (resolved)."""
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a link loop
+        return False
 
 
 def normalise_split(split: str) -> str:
@@ -105,6 +123,7 @@ def read_ssv2(root: str | Path) -> DatasetIndex:
             raise UserError(f"{labels_path}: index {index} out of range 0..{len(classes) - 1}")
         classes[index] = template
     video_dir = root / "videos" if (root / "videos").is_dir() else root
+    real_root = root.resolve()
     index = DatasetIndex("ssv2", root, classes, {}, annotation_files=[labels_path])
     for split in SPLITS:
         path = _find(root, _SSV2_NAMES[split])
@@ -114,7 +133,7 @@ def read_ssv2(root: str | Path) -> DatasetIndex:
         items = _load_json(path)
         if not isinstance(items, list):
             raise UserError(f"{path} must be a list of {{id, label, template, placeholders}}")
-        entries, missing = [], []
+        entries, missing, outside = [], [], []
         for item in items:
             try:
                 vid = str(item["id"])
@@ -124,12 +143,16 @@ def read_ssv2(root: str | Path) -> DatasetIndex:
             if template not in by_template:
                 raise UserError(f"{path}: template {item['template']!r} of video {vid} is not in {labels_path.name}")
             video = video_dir / f"{vid}.webm"
+            if not _inside(video, real_root):
+                outside.append(f"{vid}.webm")
+                continue
             if not video.exists():
                 missing.append(video.name)
                 continue
             entries.append(VideoEntry(video, by_template[template], vid))
         index.splits[split] = entries
         index.missing[split] = missing
+        index.outside[split] = outside
     return index
 
 
@@ -169,21 +192,27 @@ def read_kinetics(root: str | Path) -> DatasetIndex:
     rows = {split: _read_csv(path) for split, path in csvs.items()}
     classes = sorted({r["label"] for split_rows in rows.values() for r in split_rows})
     label_of = {name: i for i, name in enumerate(classes)}
+    real_root = root.resolve()
     index = DatasetIndex("kinetics", root, classes, {}, annotation_files=list(csvs.values()))
     for split, split_rows in rows.items():
-        entries, missing = [], []
+        entries, missing, outside = [], [], []
         for r in split_rows:
             try:
                 name = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}.mp4"
             except ValueError:
                 raise UserError(f"{csvs[split]}: time_start/time_end must be numbers; got {r!r}") from None
             path = _kinetics_path(root, r["split"] or split, r["label"], name)
+            named = f"{r['split'] or split}/{r['label']}/{name}"
+            if not _inside(path or root / named, real_root):  # the file found, or the one named
+                outside.append(named)
+                continue
             if path is None:
                 missing.append(name)
                 continue
             entries.append(VideoEntry(path, label_of[r["label"]], name[:-4]))
         index.splits[split] = entries
         index.missing[split] = missing
+        index.outside[split] = outside
     return index
 
 

@@ -20,6 +20,7 @@ log = logging.getLogger("archspace.data")
 # What happened to the file.
 KINDS = {
     "missing": "skipped",  # named in the annotations, no such file
+    "outside": "skipped",  # named in the annotations, but out of the data folder: never opened
     "empty": "skipped",  # zero bytes
     "unreadable": "skipped",  # not a video, truncated past use, no decodable frame
     "padded": "padded",  # fewer frames than the clip: frames repeated

@@ -1,4 +1,4 @@
-"""`archspace train`, `archspace eval` and `archspace convert`: parse, then call the API."""
+"""`archspace train`, `eval`, `convert` and `export-weights`: parse, then call the API."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def register_train(sub, name: str) -> None:
     p.add_argument("--out", help="run folder (default runs/<arch or genome name>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init", help="start from the weights of this archspace checkpoint (fine-tuning)")
+    p.add_argument("--init", help="start from the weights of this archspace checkpoint, run folder or "
+                   ".safetensors weights file (fine-tuning)")
     p.add_argument("--cache", action="store_true", help="train from the clip cache (decode once; proxy runs)")
     add_runtime_arguments(p)
     p.set_defaults(run=run_train)
@@ -51,7 +52,8 @@ def register_eval(sub, name: str) -> None:
         "per-class accuracy and the confusion matrix beside the checkpoint.",
         epilog="example: archspace eval --checkpoint runs/vov3d_m_synth/checkpoint.pt --data data/synth --clips 2 --crops 3 --json",
     )
-    p.add_argument("--checkpoint", required=True, help="an archspace checkpoint (checkpoint.pt of a run)")
+    p.add_argument("--checkpoint", required=True,
+                   help="an archspace checkpoint, a run folder (its checkpoint.pt) or a .safetensors weights file")
     add_data_arguments(p)
     p.add_argument("--split", default="val", help="split to test (default val)")
     p.add_argument("--clips", type=int, help="clips per video (default: the recipe's)")
@@ -67,14 +69,36 @@ def register_convert(sub, name: str) -> None:
         name,
         help="convert pytorchvideo or PySlowFast weights to an archspace checkpoint",
         description="Map X3D weights from pytorchvideo's create_x3d, or PySlowFast-format X3D and VoV3D "
-        "checkpoints, onto the archspace model of a preset or genome.",
-        epilog="example: archspace convert --from pytorchvideo X3D_M.pyth --arch x3d_m --out x3d_m_k400.pt",
+        "checkpoints (or .safetensors files of them), onto the archspace model of a preset or genome. "
+        "Files are loaded weights-only: no code in them runs. Nothing is written when weights are "
+        "missing, unexpected or mis-shaped, unless --allow-missing.",
+        epilog="example: archspace convert --from pytorchvideo X3D_M.pyth --arch x3d_m --out x3d_m_k400.safetensors",
     )
     p.add_argument("--from", dest="source", required=True, help="pytorchvideo or slowfast")
     p.add_argument("source_checkpoint", metavar="CHECKPOINT")
     add_genome_arguments(p)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="an archspace checkpoint (.pt) or a .safetensors weights file")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="write the output even when some weights do not fit (those stay as initialised)")
+    p.add_argument("--report", metavar="FILE", help="write every missing, unexpected and mis-shaped name to FILE (JSON)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="load a checkpoint that pickles objects beyond tensors and plain types (some PySlowFast "
+                   "files do). Unpickling can run any code the file names: use it only for files from people "
+                   "you trust, and prefer asking them for a .safetensors file")
     p.set_defaults(run=run_convert)
+
+
+def register_export_weights(sub, name: str) -> None:
+    p = sub.add_parser(
+        name,
+        help="write a checkpoint's model as a .safetensors weights file",
+        description="Write the weights of an archspace checkpoint as .safetensors, with the genome and class "
+        "names as metadata: a complete model in a format that holds no code (load_model reads it).",
+        epilog="example: archspace export-weights --checkpoint runs/vov3d_m_synth --out vov3d_m_synth.safetensors",
+    )
+    p.add_argument("--checkpoint", required=True, help="an archspace checkpoint or a run folder")
+    p.add_argument("--out", required=True, help="the .safetensors file to write")
+    p.set_defaults(run=run_export_weights)
 
 
 def run_train(args) -> int:
@@ -136,7 +160,7 @@ def report_problems(sources) -> None:
 def run_eval(args) -> int:
     from archspace.genome import Genome
     from archspace.io import write_json_atomic
-    from archspace.checkpoint import load_model, read_checkpoint
+    from archspace.checkpoint import checkpoint_path, model_from, read_checkpoint
     from archspace.train.data import make_test_data
     from archspace.train.device import init_runtime
     from archspace.train.evaluate import evaluate
@@ -147,11 +171,11 @@ def run_eval(args) -> int:
     genome = Genome.from_dict(data["genome"])
     recipe = Recipe.from_dict(data["recipe"]) if "recipe" in data else Recipe().with_size(genome.frames, genome.crop)
     runtime = init_runtime(args.device)
-    model = load_model(args.checkpoint, device=str(runtime.device))
+    model = model_from(data, args.checkpoint).to(runtime.device).eval()
     dataset = make_test_data(args.data, recipe, split=args.split, layout=args.layout, clips=args.clips, crops=args.crops)
     if len(dataset.classes) != genome.classes:
         raise UserError(f"the checkpoint has {genome.classes} classes but {args.data} has {len(dataset.classes)}")
-    out_dir = Path(args.checkpoint).parent
+    out_dir = checkpoint_path(args.checkpoint).parent
     stem = f"eval-{args.split}"
     journal = out_dir / f"{stem}-problems.jsonl"
     journal.unlink(missing_ok=True)  # this evaluation's bad files only
@@ -176,13 +200,28 @@ def run_eval(args) -> int:
 
 
 def run_convert(args) -> int:
-    from archspace.models.convert import SOURCES, convert_checkpoint
+    from archspace.io import write_json_atomic
+    from archspace.models.convert import SOURCES, convert_weights, save_converted
 
     if args.source not in SOURCES:
         raise UserError(f"unknown weight source {args.source!r}; choose from {', '.join(SOURCES)}")
     genome = genome_from_args(args)
-    report = convert_checkpoint(args.source, args.source_checkpoint, genome, args.out)
+    model, report = convert_weights(args.source, args.source_checkpoint, genome, trust_pickle=args.trust_pickle)
     for line in report.lines():
         print(f"convert: {line}", file=sys.stderr)
-    print(f"wrote {args.out} ({'all weights mapped' if report.complete else 'INCOMPLETE: see above'})")
-    return 0 if report.complete else 1
+    if args.report:
+        write_json_atomic(args.report, report.to_dict())
+    if not (report.complete or args.allow_missing):
+        raise UserError(report.refusal())
+    save_converted(model, args.out, args.source, args.source_checkpoint)
+    left = len(report.missing) + len(report.mismatched)
+    print(f"wrote {args.out} ({'all weights mapped' if report.complete else f'{left} tensor(s) left as initialised'})")
+    return 0
+
+
+def run_export_weights(args) -> int:
+    from archspace.checkpoint import export_weights
+
+    export_weights(args.checkpoint, args.out)
+    print(f"wrote {args.out}")
+    return 0

@@ -25,12 +25,11 @@ from archspace.errors import UserError
 from archspace.genome import Genome
 from archspace.io import write_text_atomic
 from archspace.models import build_model
-from archspace.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from archspace.checkpoint import CHECKPOINT, read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from archspace.train.device import Runtime
 from archspace.train.evaluate import evaluate
 from archspace.train.recipe import Recipe, lr_at
 
-CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 PROBLEMS = "data-problems.jsonl"  # bad files met by any process, data-loader workers included
 
