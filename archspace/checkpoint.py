@@ -63,10 +63,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """The model of a checkpoint, rebuilt from its genome, with its weights, in eval mode."""
+    """The model of a checkpoint, rebuilt from its genome, with its weights, in eval mode.
+
+    `model.classes` holds the class names it was trained on (index = label), or None for
+    a checkpoint that does not record them (converted weights, older runs)."""
     from archspace.models import build_model
 
     data = read_checkpoint(path)
     model = build_model(Genome.from_dict(data["genome"]))
     model.load_state_dict(data["model"])
+    model.classes = data.get("classes")
     return model.to(device).eval()

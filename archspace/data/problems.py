@@ -80,7 +80,7 @@ class ProblemLog:
     def _append(self, kind: str, name: str, reason: str) -> None:
         line = json.dumps({"kind": kind, "file": name, "reason": reason}) + "\n"
         # One short O_APPEND write per record: lines from several processes never interleave.
-        fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self._journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # umask applies, as for open()
         try:
             os.write(fd, line.encode())
         finally:
