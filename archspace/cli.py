@@ -27,6 +27,7 @@ VERBS: dict[str, str] = {
     "space": "archspace.search.cli:register_space",
     "search": "archspace.search.cli:register_search",
     "export": "archspace.search.cli:register_export",
+    "cache": "archspace.cache_cli:register",
 }
 
 

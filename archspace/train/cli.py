@@ -137,14 +137,16 @@ def run_train(args) -> int:
     finally:
         runtime.close()
     if runtime.is_main:
-        report_problems(data.problems)
+        from archspace.train.loop import PROBLEMS
+
+        report_problems(data.problems, out / PROBLEMS)
         print(json.dumps(metrics))
     return 0
 
 
-def report_problems(sources) -> None:
-    """One closing line: how many files were skipped or padded (each was named, once,
-    in a warning when it was met, by whichever process met it)."""
+def report_problems(sources, journal: Path | None = None) -> None:
+    """One closing line: how many files were skipped or padded, per kind (the first few
+    of each kind were named in warnings as they were met; the journal lists them all)."""
     from collections import Counter
 
     entries = set()
@@ -155,7 +157,8 @@ def report_problems(sources) -> None:
     if entries:
         counts = Counter(kind for kind, _ in entries)
         detail = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
-        print(f"data: {len(entries)} file(s) skipped or padded ({detail})", file=sys.stderr)
+        where = f"; every one is listed in {journal}" if journal is not None and journal.exists() else ""
+        print(f"data: {len(entries)} file(s) skipped or padded ({detail}){where}", file=sys.stderr)
 
 
 def _open_checkpoint(path, device: str):
@@ -224,7 +227,7 @@ def run_eval(args) -> int:
     summary = {**result.to_dict(), **views, "views": views["clips"] * views["crops"], "per_class": per_class}
     write_json_atomic(out_dir / f"{stem}.json", summary)
     write_json_atomic(out_dir / f"{stem}-confusion.json", {"classes": classes, "matrix": result.confusion.tolist()})
-    report_problems([dataset])
+    report_problems([dataset], journal)
     if args.json:
         print(json.dumps(summary))
     else:
