@@ -32,7 +32,7 @@ VERBS: dict[str, str] = {
 
 
 def build_parser() -> Parser:
-    from archspace import __version__
+    from archspace.version import __version__
 
     parser = Parser(prog="archspace", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"archspace {__version__}")

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "archspace"
 # Lowest first. A module may import modules of its own layer or of lower layers only.
 # The longest matching prefix decides a module's layer.
 LAYERS = [
-    ("archspace.errors", "archspace.io", "archspace.cachedir"),
+    ("archspace.errors", "archspace.io", "archspace.cachedir", "archspace.version"),
     ("archspace.genome",),
     ("archspace.plan", "archspace.cli_args"),
     ("archspace.cost", "archspace.device"),
