@@ -83,7 +83,7 @@ class VideoDataset(Dataset):
         self._bad: set[int] = set()  # entries found unreadable in this process: not reopened
 
     @classmethod
-    def of_files(cls, paths, sampler=None, transform=None, probe: bool = True) -> "VideoDataset":
+    def of_files(cls, paths, sampler=None, transform=None, probe: bool = False) -> "VideoDataset":
         """Single video files, not a data set (for prediction): one split "files", label -1."""
         entries = [VideoEntry(Path(p), -1, Path(p).stem) for p in paths]
         return cls(DatasetIndex("files", Path("."), [], {"files": entries}), "files", sampler=sampler,

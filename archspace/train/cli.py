@@ -241,17 +241,19 @@ def run_eval(args) -> int:
 
 def run_predict(args) -> int:
     from archspace.data.dataset import VideoDataset
+    from archspace.data.decode import UnreadableVideo, probe
     from archspace.train.data import test_views
     from archspace.train.evaluate import predict
 
     check_at_least(args, {"clips": 1, "top_k": 1})
+    for path in args.videos:  # the user named each file: a bad one is an error, not a skip
+        try:
+            probe(Path(path))
+        except UnreadableVideo as exc:
+            raise UserError(f"cannot read video {path}: {exc.reason}") from None
     model, genome, recipe, classes, runtime = _open_checkpoint(args.checkpoint, args.device)
     sampler, transform = test_views(recipe, args.clips, args.crops)
     videos = VideoDataset.of_files(args.videos, sampler=sampler, transform=transform)
-    bad = videos.problems.as_list()
-    if bad:
-        raise UserError(f"cannot read video {bad[0]['file']}: {bad[0]['reason']}"
-                        + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
     names = classes or [f"class {i}" for i in range(genome.classes)]
     k = min(args.top_k, genome.classes)
     rows = []
