@@ -51,17 +51,22 @@ def register_eval(sub, name: str) -> None:
         "per-class accuracy and the confusion matrix beside the checkpoint.",
         epilog="example: archspace eval --checkpoint runs/vov3d_m_synth/checkpoint.pt --data data/synth --clips 2 --crops 3 --json",
     )
-    p.add_argument("--checkpoint", required=True, help="an archspace checkpoint (checkpoint.pt of a run)")
+    _add_checkpoint_and_views(p)
     add_data_arguments(p)
     p.add_argument("--split", default="val", help="split to test (default val)")
-    p.add_argument("--clips", type=int, help="clips per video (default: the recipe's)")
-    p.add_argument("--crops", type=int, choices=(1, 3), help="spatial crops per clip (default: the recipe's)")
     p.add_argument("--batch-size", type=int, default=4, help="videos per batch (default 4)")
     p.add_argument("--map-classes", action="store_true",
                    help="match the data's classes to the checkpoint's by name (another order, or a subset)")
     add_runtime_arguments(p, training=False)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_eval)
+
+
+def _add_checkpoint_and_views(p) -> None:
+    """--checkpoint and the testing views, the same in eval and predict."""
+    p.add_argument("--checkpoint", required=True, help="an archspace checkpoint (checkpoint.pt of a run)")
+    p.add_argument("--clips", type=int, help="clips per video (default: the recipe's)")
+    p.add_argument("--crops", type=int, choices=(1, 3), help="spatial crops per clip (default: the recipe's)")
 
 
 def register_predict(sub, name: str) -> None:
@@ -72,11 +77,9 @@ def register_predict(sub, name: str) -> None:
         "testing views unless given), softmax averaged as in eval; prints the top-k class names and probabilities.",
         epilog="example: archspace predict --checkpoint runs/vov3d_m_synth/checkpoint.pt clip1.mp4 clip2.webm --top-k 3",
     )
-    p.add_argument("--checkpoint", required=True, help="an archspace checkpoint (checkpoint.pt of a run)")
+    _add_checkpoint_and_views(p)
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (any container PyAV opens)")
     p.add_argument("--top-k", type=int, default=5, help="classes to show per video (default 5)")
-    p.add_argument("--clips", type=int, help="clips per video (default: the recipe's)")
-    p.add_argument("--crops", type=int, choices=(1, 3), help="spatial crops per clip (default: the recipe's)")
     add_runtime_arguments(p, training=False)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run_predict)
