@@ -9,6 +9,7 @@
 from archspace.cost import Cost, count
 from archspace.errors import UserError
 from archspace.genome import PRESETS, Genome, GenomeError, load_genome, preset
+from archspace.version import __version__
 
 __all__ = [
     "Cost",
@@ -24,7 +25,6 @@ __all__ = [
     "measure",
     "preset",
 ]
-__version__ = "0.1.0"
 
 # torch-backed names load on first use, so costing genomes never imports torch.
 _LAZY = {

@@ -128,12 +128,16 @@ def _read_weights(path: Path) -> dict[str, Any]:
 
 def load_model(path: str | Path, device: str = "cpu") -> torch.nn.Module:
     """The model of a checkpoint, run folder or .safetensors weights file, rebuilt from its
-    genome, with its weights, in eval mode. Nothing in the file is run."""
+    genome, with its weights, in eval mode. Nothing in the file is run.
+
+    `model.classes` holds the class names it was trained on (index = label), or None for
+    a checkpoint that does not record them (converted weights, older runs)."""
     return model_from(read_checkpoint(path), path).to(device).eval()
 
 
 def model_from(data: dict[str, Any], path: str | Path) -> torch.nn.Module:
-    """The model of a checkpoint read from `path` (named in errors), in train mode on the CPU."""
+    """The model of a checkpoint read from `path` (named in errors), in train mode on the
+    CPU, with `model.classes` as in load_model."""
     from archspace.models import build_model
 
     model = build_model(Genome.from_dict(data["genome"]))
@@ -142,4 +146,5 @@ def model_from(data: dict[str, Any], path: str | Path) -> torch.nn.Module:
     except RuntimeError as exc:  # a file edited or assembled by hand
         detail = (str(exc).splitlines()[1:] or [""])[0].strip()[:200]
         raise UserError(f"the weights in {str(path)!r} do not fit its genome ({detail})") from None
+    model.classes = data.get("classes")
     return model

@@ -17,6 +17,8 @@ does, into the run folder).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -70,7 +72,7 @@ class VideoDataset(Dataset):
 
     def __init__(self, root, split: str = "train", layout: str | None = None, sampler=None, transform=None,
                  seed: int = 0, probe: bool = False, max_retries: int = 10):
-        self.index = read_layout(root, layout)
+        self.index = root if isinstance(root, DatasetIndex) else read_layout(root, layout)
         self.split = normalise_split(split)
         self.problems = ProblemLog()
         self.entries = screen_entries(self.index, split, self.problems, open_files=probe)
@@ -80,6 +82,13 @@ class VideoDataset(Dataset):
         self.epoch = 0
         self.max_retries = max_retries
         self._bad: set[int] = set()  # entries found unreadable in this process: not reopened
+
+    @classmethod
+    def of_files(cls, paths, sampler=None, transform=None, probe: bool = False) -> "VideoDataset":
+        """Single video files, not a data set (for prediction): one split "files", label -1."""
+        entries = [VideoEntry(Path(p), -1, Path(p).stem) for p in paths]
+        return cls(DatasetIndex("files", Path("."), [], {"files": entries}), "files", sampler=sampler,
+                   transform=transform, probe=probe)
 
     @property
     def classes(self) -> list[str]:
