@@ -9,6 +9,7 @@
 from archspace.cost import Cost, count
 from archspace.errors import UserError
 from archspace.genome import PRESETS, Genome, GenomeError, load_genome, preset
+from archspace.version import __version__
 
 __all__ = [
     "Cost",
@@ -18,18 +19,19 @@ __all__ = [
     "UserError",
     "build_model",
     "count",
+    "export_weights",
     "load_genome",
     "load_model",
     "measure",
     "preset",
 ]
-__version__ = "0.1.0"
 
 # torch-backed names load on first use, so costing genomes never imports torch.
 _LAZY = {
     "build_model": "archspace.models",
     "measure": "archspace.measure",
     "load_model": "archspace.checkpoint",
+    "export_weights": "archspace.checkpoint",
 }
 
 

@@ -79,6 +79,52 @@ def count(genome: Genome, counter: str = "fvcore") -> Cost:
     )
 
 
+@dataclass(frozen=True)
+class LayerCost:
+    name: str  # the module's name in the built network (model.named_modules())
+    params: int
+    flops: int
+    acts: int
+    output: Shape
+
+
+def count_layers(genome: Genome, counter: str = "fvcore") -> list[LayerCost]:
+    """The cost of every layer (conv, BN, SE, pool, classifier; activations cost nothing
+    and are left out), in order, named as the built model names its modules. The rows
+    sum to count(genome, counter)."""
+    if counter not in COUNTERS:
+        raise UserError(f"unknown counter {counter!r}; choose from {', '.join(COUNTERS)}")
+    net = plan_network(genome, head_pool="fixed" if counter == "paper" else "global")
+    walker = _Walker(bn_flops_per_element=0 if counter == "paper" else 2)
+    rows: list[LayerCost] = []
+
+    def visit(name: str, node: Node, shape: Shape) -> Shape:
+        kind = type(node)
+        prefix = f"{name}." if name else ""
+        if kind is Seq:
+            for child_name, child in node.children:
+                shape = visit(prefix + child_name, child, shape)
+            return shape
+        if kind is Residual:
+            out = visit(prefix + "branch", node.branch, shape)
+            if node.shortcut is not None:
+                visit(prefix + "shortcut", node.shortcut, shape)
+            return out
+        if kind is Aggregate:  # as _Walker: modules in series, their outputs concatenated
+            channels = shape[0] if node.keep_input else 0
+            for i, module in enumerate(node.modules):
+                shape = visit(f"{prefix}layers.{i}", module, shape)
+                channels += shape[0]
+            return visit(prefix + "project", node.project, (channels,) + shape[1:])
+        params, flops, acts, out = walker.walk(node, shape)
+        if kind is not Act:
+            rows.append(LayerCost(name, params, flops, acts, out))
+        return out
+
+    visit("", net, (3, genome.frames, genome.crop, genome.crop))
+    return rows
+
+
 # Block costs across counts, by (block record, input shape, BN factor). Blocks are
 # immutable and identical ones are one shared record (plan.py caches them), so repeated
 # counts, and genomes that share blocks, reuse them. An entry holds its record, so the
@@ -217,8 +263,10 @@ def _pool(p: Pool, shape: Shape) -> Shape:
         return (c, 1, 1, 1)
     kt, kh, kw = p.kernel
     if kt > t or kh > h or kw > w:
+        # ceil(train_crop / 32) <= h exactly when train_crop <= 32 h: the largest that fits.
         raise UserError(
-            f"the head's fixed pool kernel {kt}x{kh}x{kw} (frames, train_crop/32) is larger than "
-            f"the final map {t}x{h}x{w}: the crop must be at least the train crop"
+            f"the paper counter's head pools with a fixed {kt}x{kh}x{kw} kernel (frames, train_crop/32), "
+            f"larger than the final map {t}x{h}x{w} at this crop: lower the train crop to at most "
+            f"{32 * min(h, w)} (--train-crop {32 * min(h, w)}, or --set train_crop={32 * min(h, w)})"
         )
     return (c, t - kt + 1, h - kh + 1, w - kw + 1)

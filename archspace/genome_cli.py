@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from archspace.cli_args import add_genome_arguments, describe_genome, genome_from_args
@@ -16,10 +17,14 @@ def register_cost(sub, name: str) -> None:
         help="params, FLOPs and activations of a network, counted analytically",
         description="Count params, FLOPs and activations of a genome exactly as fvcore does "
         "(or as the paper's tables did), without building it.",
-        epilog="example: archspace cost --arch vov3d_l --frames 32 --set block=dw --json",
+        epilog="example: archspace cost --arch vov3d_l --frames 32 --set block=dw --json\n"
+        "         archspace cost --arch x3d_m --layers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_genome_arguments(p)
     p.add_argument("--counter", default="fvcore", help="fvcore (default) or paper")
+    p.add_argument("--layers", action="store_true",
+                   help="one row per layer (name, output C x T x H x W, params, FLOPs, acts), as fvcore's flop_count_table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--measure", action="store_true", help="also time a forward pass on this device")
     p.add_argument("--device", default="cpu", help="device for --measure: cpu or cuda")
@@ -29,10 +34,11 @@ def register_cost(sub, name: str) -> None:
 
 
 def _run_cost(args) -> int:
-    from archspace.cost import count
+    from archspace.cost import count, count_layers
 
     genome = genome_from_args(args)
     cost = count(genome, args.counter)
+    layers = count_layers(genome, args.counter) if args.layers else None
     measured = None
     if args.measure:
         from archspace.measure import measure
@@ -44,16 +50,19 @@ def _run_cost(args) -> int:
             out["arch"] = args.arch
         if measured is not None:
             out["measured"] = measured.to_dict()
+        if layers is not None:
+            out["layers"] = [{"name": r.name, "output": list(r.output), "params": r.params, "flops": r.flops,
+                              "acts": r.acts} for r in layers]
         print(json.dumps(out))
         return 0
     print(describe_genome(genome, args.arch or args.genome))
-    print(format_cost_table(cost))
+    print(format_layer_table(layers) if layers is not None else format_cost_table(cost))
     if measured is not None:
         m = measured
         print(
             f"measured on {m.device} ({m.threads} threads, batch {m.batch}): "
             f"{m.latency_ms:.1f} ms median of {m.repeats} (min {m.latency_ms_min:.1f}), "
-            f"peak memory +{m.peak_memory_mb:.0f} MiB"
+            f"peak memory +{m.peak_memory_mib:.0f} MiB"
         )
     return 0
 
@@ -74,6 +83,21 @@ def format_cost_table(cost) -> str:
     lines.insert(-1, "-" * len(lines[0]))
     lines.append(f"{cost.counter} counter: {cost.params:,} params, {cost.flops:,} FLOPs, {cost.acts:,} acts")
     return "\n".join(lines)
+
+
+def format_layer_table(layers) -> str:
+    """One row per layer with exact counts; outputs as C x T x H x W (classes for the head)."""
+    header = ("layer", "output (C x T x H x W)", "params", "FLOPs", "acts")
+    rows = [(r.name, " x ".join(map(str, r.output)), f"{r.params:,}", f"{r.flops:,}", f"{r.acts:,}") for r in layers]
+    rows.append(("total", "", f"{sum(r.params for r in layers):,}", f"{sum(r.flops for r in layers):,}",
+                 f"{sum(r.acts for r in layers):,}"))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+
+    def line(r):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule, *map(line, rows[:-1]), rule, line(rows[-1])])
 
 
 # ----------------------------------------------------------------------------- presets

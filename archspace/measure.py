@@ -27,7 +27,7 @@ class Measurement:
     repeats: int
     latency_ms: float  # median forward time of one batch
     latency_ms_min: float
-    peak_memory_mb: float  # CUDA: peak allocated; CPU: growth of the process's peak RSS
+    peak_memory_mib: float  # MiB (2**20 bytes); CUDA: peak allocated; CPU: growth of the process's peak RSS
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,7 +69,7 @@ def measure(genome: Genome, device: str = "cpu", batch: int = 1, warmup: int = 2
         repeats=repeats,
         latency_ms=statistics.median(times) * 1e3,
         latency_ms_min=min(times) * 1e3,
-        peak_memory_mb=peak / 2**20,
+        peak_memory_mib=peak / 2**20,
     )
 
 

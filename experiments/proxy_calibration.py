@@ -160,6 +160,14 @@ def plans(d: dict) -> dict[str, list[dict]]:
                     for s in (0, 1, 2)]
     p["m10"] = [run("epochs", "easy, synth_proxy, 15 classes, 10 ep", "vov3d_m", easy, seed=s, **dict(best, epochs=10))
                 for s in (0, 1)]
+    # Round 3 (the search's proxy: half-width copies, easy scene, synth_proxy, 4x48): the
+    # learning rate below the 0.8-1.6 tried so far, two seeds, 6 epochs.
+    half = dict(rec, width=0.5, epochs=6)
+    p["half_lr"] = [run("lr", f"half width, base_lr {lr}", "vov3d_m", data, seed=s, **dict(half, base_lr=lr))
+                    for lr in (0.2, 0.4, 0.8) for s in (0, 1)]
+    quarter = dict(rec, width=0.25, epochs=12)
+    p["quarter"] = [run("width", f"quarter width, base_lr {lr}", g, data, seed=s, **dict(quarter, base_lr=lr))
+                    for lr in (0.8,) for g in ("vov3d_m", "vov3d_l") for s in (0, 1)]
     for name, folder in d.items():
         if name != "base":
             p[f"data:{name}"] = [run("data", name, g, folder) for g in ("vov3d_m", "x3d_m")]

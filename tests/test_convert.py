@@ -1,11 +1,10 @@
-import re
-
 import pytest
 import torch
 
 from archspace import build_model, preset
 from archspace.models.convert import convert_state
 from pytorchvideo_ref import create_x3d
+from slowfast_ref import slowfast_names, slowfast_state
 
 
 def _randomise_bn(model):
@@ -38,53 +37,14 @@ def test_pytorchvideo_x3d_m_converts_to_the_same_logits():
     assert sum(p.numel() for p in theirs.parameters()) == sum(p.numel() for p in ours.parameters()) - 48
 
 
-def _slowfast_names(genome) -> list[str]:
-    """Parameter names of PySlowFast's X3D / the VoV3D code for `genome`, from their naming scheme."""
-    bn = ("weight", "bias", "running_mean", "running_var")
-    names = ["s1.pathway0_stem.conv_xy.weight", "s1.pathway0_stem.conv.weight"]
-    names += [f"s1.pathway0_stem.bn.{b}" for b in bn]
-    cin = genome.stem_width
-    for s, (depth, inner, out) in enumerate(zip(genome.depths, genome.inner_widths, genome.out_widths), start=2):
-        for j in range(depth):
-            p = f"s{s}.pathway0_res{j}."
-            if j == 0:
-                names += [p + "branch1.weight"] + [p + f"branch1_bn.{b}" for b in bn]
-            if genome.family == "x3d":
-                names += [p + "branch2.a.weight", p + "branch2.b.weight", p + "branch2.c.weight"]
-                names += [p + f"branch2.{n}.{b}" for n in ("a_bn", "b_bn", "c_bn") for b in bn]
-                if j % 2 == 0:
-                    names += [p + f"branch2.se.{fc}.{w}" for fc in ("fc1", "fc2") for w in ("weight", "bias")]
-            else:
-                for m in range(genome.modules):
-                    q = p + f"branch2.layers.{m}."
-                    names += [q + "a.0.weight", q + "b1.weight", q + "b2.weight", q + "c.0.weight"]
-                    names += [q + f"{n}.{b}" for n in ("a.1", "b_bn", "c.1") for b in bn]
-                    if m % 2 == 0:
-                        names += [q + f"se.{fc}.{w}" for fc in ("fc1", "fc2") for w in ("weight", "bias")]
-                names += [p + "branch2.c.weight"] + [p + f"branch2.c_bn.{b}" for b in bn]
-        cin = out
-    names += ["head.conv_5.weight", "head.lin_5.weight", "head.projection.weight", "head.projection.bias"]
-    names += [f"head.conv_5_bn.{b}" for b in bn]
-    return names
-
-
 @pytest.mark.parametrize("name", ["x3d_s", "vov3d_m", "vov3d_l"])
 def test_slowfast_names_map_onto_every_parameter(name):
     genome = preset(name).replace(classes=174)
     ours = build_model(genome)
     own = ours.state_dict()
-    # Give every foreign tensor a distinct value, shaped as the archspace tensor it should land on.
-    names = _slowfast_names(genome)
-    order = sorted(k for k in own if not k.endswith("num_batches_tracked"))
-    assert len(names) == len(order)
-    from archspace.models.convert import rename
-
-    target = {re.sub(r"(\.layers\.\d+)\.branch\.", r"\1.", k): k for k in own}
-    foreign = {}
-    for i, n in enumerate(names):
-        guess = rename({n: torch.zeros(())}, "slowfast", genome.family)
-        key = target.get(next(iter(guess)), next(iter(guess)))
-        foreign[n] = torch.full(own[key].shape if key in own else (1,), float(i))
+    names = slowfast_names(genome)
+    assert len(names) == len(sorted(k for k in own if not k.endswith("num_batches_tracked")))
+    foreign = slowfast_state(genome)
     state, report = convert_state(foreign, "slowfast", ours)
     assert report.complete, report.lines()
     ours.load_state_dict(state)
@@ -98,3 +58,57 @@ def test_slowfast_names_map_onto_every_parameter(name):
         assert torch.all(loaded["stage2.block0.branch.project.conv.weight"] == names.index("s2.pathway0_res0.branch2.c.weight"))
     else:
         assert torch.all(loaded["stage4.block3.branch.c.weight"] == names.index("s4.pathway0_res3.branch2.c.weight"))
+
+
+def test_pytorchvideo_x3d_m_to_safetensors_gives_the_logits_of_the_checkpoint_path(tmp_path, capsys):
+    from archspace import load_model
+    from archspace.cli import main
+
+    torch.manual_seed(0)
+    theirs = create_x3d(input_clip_length=4, input_crop_size=96, depth_factor=2.2, model_num_class=10,
+                        head_activation=None)
+    _randomise_bn(theirs)
+    torch.save({"model_state": theirs.state_dict()}, tmp_path / "X3D_M.pyth")
+    args = ["convert", "--from", "pytorchvideo", str(tmp_path / "X3D_M.pyth"), "--arch", "x3d_m", "--frames", "4",
+            "--crop", "96", "--train-crop", "96", "--classes", "10", "--out"]
+    assert main(args + [str(tmp_path / "x3d_m.pt")]) == 0
+    assert main(args + [str(tmp_path / "x3d_m.safetensors")]) == 0
+    assert capsys.readouterr().out.count("(all weights mapped)") == 2
+    clip = torch.randn(2, 3, 4, 96, 96)
+    with torch.no_grad():
+        via_checkpoint = load_model(tmp_path / "x3d_m.pt")(clip)
+        via_safetensors = load_model(tmp_path / "x3d_m.safetensors")(clip)
+        reference = theirs.eval()(clip)
+    assert torch.equal(via_checkpoint, via_safetensors)
+    assert (via_safetensors - reference).abs().max().item() < 1e-5
+
+
+def test_convert_with_weights_that_do_not_fit_writes_nothing_unless_allowed(tmp_path, capsys):
+    import json
+
+    from archspace.cli import main
+
+    # A 400-class X3D-L (deeper stages than x3d_xs) read as a 10-class x3d_xs.
+    torch.manual_seed(0)
+    theirs = create_x3d(input_clip_length=4, input_crop_size=32, depth_factor=5.0, model_num_class=400,
+                        head_activation=None)
+    torch.save({"model_state": theirs.state_dict()}, tmp_path / "deep.pyth")
+    args = ["convert", "--from", "pytorchvideo", str(tmp_path / "deep.pyth"), "--arch", "x3d_xs", "--frames", "4",
+            "--crop", "32", "--train-crop", "32", "--classes", "10", "--out", str(tmp_path / "o.pt")]
+    assert main(args + ["--report", str(tmp_path / "report.json")]) == 2
+    err = capsys.readouterr().err
+    assert not (tmp_path / "o.pt").exists()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["missing"] == [] and len(report["mismatched"]) == 2 and len(report["unexpected"]) > 5
+    lines = err.splitlines()
+    assert lines[-1] == (f"archspace: error: the weights do not fit the genome (0 missing, {len(report['unexpected'])} "
+                         "unexpected, 2 mis-shaped); nothing written: pass --allow-missing (allow_missing=True) to "
+                         "write it with those left as initialised, --report FILE for every name")
+    unexpected = [line for line in lines if "unexpected (ignored): " in line]
+    assert unexpected == [f"convert: {len(report['unexpected'])} unexpected (ignored): "
+                          f"{', '.join(report['unexpected'][:5])} and {len(report['unexpected']) - 5} more"]
+    assert "convert: 2 shape mismatch (left as initialised): head.classifier.fc.weight, head.classifier.fc.bias" in lines
+    assert len(err) < 2000  # a summary, not every name
+    assert main(args + ["--allow-missing"]) == 0
+    assert "wrote " + str(tmp_path / "o.pt") + " (2 tensor(s) left as initialised)" in capsys.readouterr().out
+    assert (tmp_path / "o.pt").is_file()

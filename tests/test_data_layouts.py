@@ -122,3 +122,54 @@ def test_detection_errors_name_the_choices(tmp_path):
         read_layout(tmp_path, "ucf101")
     with pytest.raises(UserError, match="available: train"):
         read_layout(tmp_path, "folder").entries("val")
+
+
+def test_ssv2_ids_that_lead_out_of_the_data_folder_are_refused_and_the_rest_train(tmp_path, capsys):
+    from archspace.cli import main
+
+    root, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    _ssv2(root, False, True)
+    for name in ("secret", "linked", "absolute"):  # readable videos: followed, they would train
+        write_numbered(elsewhere / f"{name}.webm", 8, "vp9")
+    (root / "videos" / "linked.webm").symlink_to(elsewhere / "linked.webm")
+    train = json.loads((root / "train.json").read_text())
+    template = train[0]["template"]
+    for vid in ("../../elsewhere/secret", "linked", str(elsewhere / "absolute"), "../videos/12"):
+        train.append({"id": vid, "template": template})
+    (root / "train.json").write_text(json.dumps(train))
+    index = read_layout(root)
+    assert index.outside == {"train": ["../../elsewhere/secret.webm", "linked.webm", f"{elsewhere}/absolute.webm"],
+                             "val": []}
+    # A `..` that stays inside is no escape.
+    assert [e.id for e in index.entries("train")] == ["11", "12", "../videos/12"]
+    dataset = VideoDataset(root, "train", sampler=SegmentSampler(4, train=False))
+    assert len(dataset) == 3 and dataset.problems.counts() == {"missing": 1, "outside": 3}
+    code = main(["train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", str(root), "--frames", "4",
+                 "--crop", "32", "--epochs", "1", "--batch-size", "2", "--out", str(tmp_path / "run")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "data: 4 file(s) skipped or padded (missing 1, outside 3)" in err
+    assert json.loads(out.splitlines()[-1])["epoch"] == 1
+
+
+def test_kinetics_labels_and_ids_that_lead_out_of_the_data_folder_are_refused(tmp_path):
+    root, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    root.mkdir()
+    _kinetics(root)
+    write_numbered(elsewhere / "train" / "abseiling" / "secret_000005_000015.mp4", 8)
+    write_numbered(elsewhere / "x_000000_000010.mp4", 8)
+    link = root / "train" / "abseiling" / "link_000000_000010.mp4"
+    link.symlink_to(elsewhere / "x_000000_000010.mp4")
+    rows = ["../../elsewhere/train/abseiling,secret,5,15,train",  # a label that climbs out
+            "abseiling,../../../elsewhere/x,0,10,train",  # an id that climbs out
+            f"{elsewhere},x,0,10,train",  # an absolute label
+            "abseiling,link,0,10,train"]  # a link to a file elsewhere
+    with (root / "train.csv").open("a") as f:
+        f.write("\n".join(rows) + "\n")
+    index = read_layout(root)
+    assert index.outside["train"] == ["train/../../elsewhere/train/abseiling/secret_000005_000015.mp4",
+                                      "train/abseiling/../../../elsewhere/x_000000_000010.mp4",
+                                      f"train/{elsewhere}/x_000000_000010.mp4",
+                                      "train/abseiling/link_000000_000010.mp4"]
+    assert [e.id for e in index.entries("train")] == ["aaa_000005_000015", "bbb_000000_000010"]
+    assert index.missing["train"] == ["ccc_000030_000040.mp4"]

@@ -12,17 +12,17 @@ PACKAGE = Path(__file__).resolve().parents[1] / "archspace"
 # Lowest first. A module may import modules of its own layer or of lower layers only.
 # The longest matching prefix decides a module's layer.
 LAYERS = [
-    ("archspace.errors", "archspace.io"),
+    ("archspace.errors", "archspace.io", "archspace.cachedir", "archspace.version"),
     ("archspace.genome",),
     ("archspace.plan", "archspace.cli_args"),
     ("archspace.cost", "archspace.device"),
     ("archspace.models", "archspace.measure"),
-    ("archspace.checkpoint",),
+    ("archspace.checkpoint", "archspace.safe_load"),
     ("archspace.models.convert", "archspace.data"),
     ("archspace.train",),
     ("archspace.analysis",),
     ("archspace.search",),
-    ("archspace.genome_cli", "archspace.cli", "archspace.__main__", "archspace"),
+    ("archspace.genome_cli", "archspace.cache_cli", "archspace.cli", "archspace.__main__", "archspace"),
 ]
 # Analysis sits below search (search prints fronts with it) and reads only a trials table:
 # it knows nothing of how the table was made.

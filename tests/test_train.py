@@ -210,3 +210,131 @@ def test_fine_tune_from_converted_pytorchvideo_weights(synth, tmp_path):
     assert "shape mismatch, left as initialised: head.classifier.fc.bias, head.classifier.fc.weight" in proc.stderr
     tuned = torch.load(tmp_path / "ft" / "checkpoint.pt", weights_only=False)
     assert tuned["recipe"]["schedule"] == "steps" and tuned["epoch"] == 1
+
+
+# ----------------------------------------------------------------------------- issue 12: resume, classes, predict
+
+
+def test_resume_names_what_differs_extends_step_schedules_and_says_where_it_stands(synth, tmp_path, capsys):
+    data = make_train_data(synth, _recipe(1), seed=1, use_cache=True)
+    genome = _genome(len(data.classes))
+    with pytest.raises(archspace.UserError, match="--resume: .*nope does not exist, so there is no run to continue"):
+        train(_setup(genome, tmp_path / "nope", epochs=1, resume=True), data.train, data.val, init_runtime())
+    assert not (tmp_path / "nope").exists()
+    train(_setup(genome, tmp_path / "cos", epochs=1), data.train, data.val, init_runtime())
+    other = TrainSetup(genome, _recipe(1).replace(base_lr=0.5), epochs=1, batch_size=4, seed=2,
+                       out=tmp_path / "cos", resume=True, progress=False)
+    with pytest.raises(archspace.UserError, match=r"other settings \(recipe base_lr 0.1 -> 0.5, seed 1 -> 2, "
+                                                  r"batch size 8 -> 4\)"):
+        train(other, data.train, data.val, init_runtime())
+    with pytest.raises(archspace.UserError, match=r"planned for 1 epochs and its cosine schedule spans exactly "
+                                                  r"those; --epochs 2 would change the learning rate"):
+        train(_setup(genome, tmp_path / "cos", epochs=2, resume=True), data.train, data.val, init_runtime())
+    capsys.readouterr()
+    finished = _setup(genome, tmp_path / "cos", epochs=1, resume=True)
+    finished.progress = True
+    train(finished, data.train, data.val, init_runtime())
+    assert f"{tmp_path / 'cos'}: finished all 1 epochs; nothing left to train" in capsys.readouterr().err
+
+    # A step schedule does not depend on the total: a finished run can be extended.
+    steps = load_recipe("ssv2_scratch").with_size(4, 32).replace(epochs=1, schedule="steps", steps=[1])
+    train(TrainSetup(genome, steps, epochs=1, batch_size=8, seed=1, out=tmp_path / "st", progress=False),
+          data.train, data.val, init_runtime())
+    longer = steps.replace(epochs=2)
+    metrics = train(TrainSetup(genome, longer, epochs=2, batch_size=8, seed=1, out=tmp_path / "st", resume=True),
+                    data.train, data.val, init_runtime())
+    assert metrics["epoch"] == 2 and f"resuming {tmp_path / 'st'} from epoch 1 of 2" in capsys.readouterr().err
+    straight = train(TrainSetup(genome, longer, epochs=2, batch_size=8, seed=1, out=tmp_path / "st2", progress=False),
+                     data.train, data.val, init_runtime())
+    timing = ("train_clips_per_s", "epoch_s")
+    assert {k: v for k, v in metrics.items() if k not in timing} == {k: v for k, v in straight.items() if k not in timing}
+
+
+@pytest.fixture(scope="module")
+def trained(synth, tmp_path_factory):
+    """A one-epoch run made by the CLI under umask 022: (run folder, process)."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    proc = subprocess.run([sys.executable, "-m", "archspace", "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]",
+                           "--data", str(synth), "--frames", "4", "--crop", "32", "--epochs", "1", "--batch-size", "8",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, umask=0o022)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_run_files_are_readable_by_others(trained):
+    import stat
+
+    for name in ("checkpoint.pt", "metrics.jsonl"):
+        assert stat.S_IMODE((trained / name).stat().st_mode) == 0o644, name
+
+
+def test_checkpoint_keeps_class_names_and_data_fingerprint_as_plain_values(synth, trained, tmp_path):
+    from archspace.data.layouts import read_layout
+
+    saved = torch.load(trained / "checkpoint.pt", weights_only=False)
+    classes = read_layout(synth).classes
+    assert saved["classes"] == classes and len(classes) == 15
+    assert saved["data"]["root"] == str(synth.resolve()) and saved["data"]["layout"] == "folder"
+    assert len(saved["data"]["fingerprint"]) == 16
+    # plain lists and strings: readable by torch.load(weights_only=True)
+    torch.save({"classes": saved["classes"], "data": saved["data"]}, tmp_path / "plain.pt")
+    assert torch.load(tmp_path / "plain.pt", weights_only=True) == {"classes": classes, "data": saved["data"]}
+    assert archspace.load_model(trained / "checkpoint.pt").classes == classes
+
+
+def test_eval_refuses_other_classes_unless_mapped_and_states_its_views(synth, trained, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(synth, other)
+    for split in ("train", "val"):
+        (other / split / "jittering").rename(other / split / "zz_jittering")
+    proc = run_cli("eval", "--checkpoint", trained / "checkpoint.pt", "--data", other, "--clips", 1, "--crops", 1)
+    assert proc.returncode == 2 and proc.stderr == (
+        f"archspace: error: {other} has other classes than the checkpoint (1 not trained on (e.g. zz_jittering); "
+        "1 of the checkpoint's missing (e.g. jittering)); pass --map-classes to match them by name\n")
+    proc = run_cli("eval", "--checkpoint", trained / "checkpoint.pt", "--data", other, "--clips", 2, "--crops", 1,
+                   "--map-classes", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert "left out the videos of 1 class(es) the checkpoint was not trained on: zz_jittering" in proc.stderr
+    assert result["videos"] == 14 and (result["clips"], result["crops"], result["views"]) == (2, 1, 2)
+    assert result["per_class"]["jittering"] is None and "zz_jittering" not in result["per_class"]
+    assert json.loads((trained / "eval-val.json").read_text())["views"] == 2
+
+
+def test_train_classes_must_match_the_data(synth, tmp_path):
+    proc = run_cli("train", "--arch", "x3d_xs", "--data", synth, "--classes", 10, "--out", tmp_path / "r")
+    assert proc.returncode == 2 and proc.stderr == (
+        f"archspace: error: --classes 10, but {synth} has 15 classes; drop --classes (training takes the data's classes)\n")
+
+
+def test_predict_top_k_of_single_videos(synth, trained):
+    videos = sorted((synth / "val").rglob("*.mp4"))[:2]
+    proc = run_cli("predict", "--checkpoint", trained / "checkpoint.pt", *videos, "--top-k", 3, "--clips", 2,
+                   "--crops", 3, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert (result["clips"], result["crops"]) == (2, 3) and [r["video"] for r in result["predictions"]] == list(map(str, videos))
+    # the judge: the same views through the eval path's dataset and evaluate()'s averaging
+    from archspace.data.dataset import VideoDataset
+    from archspace.train.data import test_views
+    from archspace.train.recipe import Recipe
+
+    saved = torch.load(trained / "checkpoint.pt", weights_only=False)
+    model = archspace.load_model(trained / "checkpoint.pt")
+    sampler, transform = test_views(Recipe.from_dict(saved["recipe"]), 2, 3)
+    ds = VideoDataset(synth, "val", sampler=sampler, transform=transform)
+    for row, video in zip(result["predictions"], videos):
+        clips, _ = ds[[e.path for e in ds.entries].index(video)]
+        with torch.no_grad():
+            probs = torch.softmax(model(clips), 1).mean(0)
+        top = probs.topk(3)
+        assert [t["class"] for t in row["top"]] == [saved["classes"][i] for i in top.indices.tolist()]
+        assert [t["probability"] for t in row["top"]] == pytest.approx(top.values.tolist(), abs=1e-6)
+    proc = run_cli("predict", "--checkpoint", trained / "checkpoint.pt", videos[0], "--top-k", 2)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and lines[0] == f"{videos[0]} (2 clips x 3 crops)" and len(lines) == 3
+    proc = run_cli("predict", "--checkpoint", trained / "checkpoint.pt", synth / "synth.json")
+    assert proc.returncode == 2 and proc.stderr.startswith(f"archspace: error: cannot read video {synth / 'synth.json'}: ")
+    assert proc.stderr.count("\n") == 1

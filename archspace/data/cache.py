@@ -43,7 +43,7 @@ from archspace.errors import UserError
 from archspace.io import write_json_atomic
 
 FORMAT = "archspace.clipcache/1"
-CACHE_DIRNAME = ".archspace-cache"
+from archspace.cachedir import CACHE_DIRNAME  # noqa: E402  (one name for the folder)
 _SAVE_EVERY_S = 2.0  # progress is saved at most this often (and at the end)
 
 

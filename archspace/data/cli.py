@@ -14,6 +14,7 @@ Re-running with the same settings skips videos already written."""
 
 _INFO_EXAMPLE = """example:
   archspace data info data/synth
+  archspace data info data/synth --classes          # every class name with its label
   archspace data info /datasets/kinetics400 --layout kinetics --json"""
 
 _CACHE_EXAMPLE = """example:
@@ -54,6 +55,7 @@ def register(sub, name: str = "data") -> None:
     p.add_argument("dir", help="the data folder")
     p.add_argument("--layout", choices=("ssv2", "kinetics", "folder"), default=None,
                    help="skip auto-detection")
+    p.add_argument("--classes", action="store_true", help="list every class name with its label (default: the first 8)")
     p.add_argument("--json", action="store_true", help="print JSON (layout, num_classes, videos, unreadable, ...)")
     p.set_defaults(run=_run_info)
 
@@ -90,7 +92,7 @@ def _run_info(args) -> int:
     from archspace.data.info import dataset_info, format_info
 
     info = dataset_info(args.dir, args.layout, progress=not args.json)
-    print(json.dumps(info) if args.json else format_info(info))
+    print(json.dumps(info) if args.json else format_info(info, all_classes=args.classes))
     return 0
 
 

@@ -17,6 +17,8 @@ does, into the run folder).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -30,14 +32,15 @@ from archspace.data.transforms import normalise, to_tensor
 
 def screen_entries(index: DatasetIndex, split: str, problems: ProblemLog,
                    open_files: bool = False) -> list[VideoEntry]:
-    """The entries of `split` that are usable: missing and empty files recorded and dropped.
+    """The entries of `split` that are usable: missing, empty files and annotations that lead
+    out of the data folder recorded and dropped.
 
     With open_files=True every file is probed (header and packet count) and unreadable
     ones are dropped too. Raises UserError for an unknown split.
     """
     split = normalise_split(split)
-    for name in index.missing.get(split, []):
-        problems.record("missing", name, "named in the annotations but not on disk")
+    for kind, name, reason in index.annotation_problems(split):
+        problems.record(kind, name, reason)
     kept = []
     for entry in index.entries(split):
         if not entry.path.exists():
@@ -69,7 +72,7 @@ class VideoDataset(Dataset):
 
     def __init__(self, root, split: str = "train", layout: str | None = None, sampler=None, transform=None,
                  seed: int = 0, probe: bool = False, max_retries: int = 10):
-        self.index = read_layout(root, layout)
+        self.index = root if isinstance(root, DatasetIndex) else read_layout(root, layout)
         self.split = normalise_split(split)
         self.problems = ProblemLog()
         self.entries = screen_entries(self.index, split, self.problems, open_files=probe)
@@ -79,6 +82,13 @@ class VideoDataset(Dataset):
         self.epoch = 0
         self.max_retries = max_retries
         self._bad: set[int] = set()  # entries found unreadable in this process: not reopened
+
+    @classmethod
+    def of_files(cls, paths, sampler=None, transform=None, probe: bool = False) -> "VideoDataset":
+        """Single video files, not a data set (for prediction): one split "files", label -1."""
+        entries = [VideoEntry(Path(p), -1, Path(p).stem) for p in paths]
+        return cls(DatasetIndex("files", Path("."), [], {"files": entries}), "files", sampler=sampler,
+                   transform=transform, probe=probe)
 
     @property
     def classes(self) -> list[str]:

@@ -27,9 +27,10 @@ def dataset_info(root: str | Path, layout: str | None = None, progress: bool = F
     frames, sizes, fps = [], Counter(), Counter()
     videos, readable = {}, {}
     for split, entries in index.splits.items():
-        for name in index.missing.get(split, []):
-            problems.record("missing", name, "named in the annotations but not on disk")
-        videos[split] = len(entries) + len(index.missing.get(split, []))
+        refused = index.annotation_problems(split)
+        for kind, name, reason in refused:
+            problems.record(kind, name, reason)
+        videos[split] = len(entries) + len(refused)
         readable[split] = 0
         for entry in tqdm(entries, desc=f"info {split}", unit="video", file=sys.stderr, disable=not progress):
             try:
@@ -50,6 +51,7 @@ def dataset_info(root: str | Path, layout: str | None = None, progress: bool = F
         "root": str(index.root),
         "num_classes": len(index.classes),
         "classes": index.classes,
+        "empty_classes": index.empty_classes,
         "videos": videos,
         "readable": readable,
         "frames": stats,
@@ -60,10 +62,18 @@ def dataset_info(root: str | Path, layout: str | None = None, progress: bool = F
     }
 
 
-def format_info(info: dict) -> str:
-    """A short human-readable report of dataset_info's result."""
-    lines = [f"layout   {info['layout']}  ({info['root']})",
-             f"classes  {info['num_classes']}: {', '.join(info['classes'][:8])}{' ...' if info['num_classes'] > 8 else ''}"]
+def format_info(info: dict, all_classes: bool = False) -> str:
+    """A short human-readable report of dataset_info's result (every class name with
+    all_classes, else the first 8)."""
+    lines = [f"layout   {info['layout']}  ({info['root']})"]
+    if all_classes:
+        lines.append(f"classes  {info['num_classes']}:")
+        lines.extend(f"  {i:>4}  {name}" for i, name in enumerate(info["classes"]))
+    else:
+        more = " ... (--classes lists all)" if info["num_classes"] > 8 else ""
+        lines.append(f"classes  {info['num_classes']}: {', '.join(info['classes'][:8])}{more}")
+    if info["empty_classes"]:
+        lines.append(f"empty class folders (left out): {', '.join(info['empty_classes'])}")
     for split, n in info["videos"].items():
         lines.append(f"{split:<8} {n} videos, {info['readable'][split]} readable")
     if info["frames"]:

@@ -2,7 +2,9 @@
 
 Each reader returns a `DatasetIndex`: the class names (index = label) and, per split
 ("train", "val"), the videos with their labels. Files named in annotations but absent
-are listed in `missing`, not raised: a run goes on without them.
+are listed in `missing`, not raised: a run goes on without them. Annotations name files
+inside the data folder: an id or label that leads out of it (`..`, an absolute path, a
+symbolic link to elsewhere) is listed in `outside` and never opened.
 
 - ssv2: `<id>.webm` in the root or in `videos/`; `labels.json` (template without
   brackets -> index), `train.json` / `validation.json` (lists of {"id", "label",
@@ -17,11 +19,15 @@ are listed in `missing`, not raised: a run goes on without them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archspace.errors import UserError
+
+log = logging.getLogger("archspace.data")
 
 LAYOUTS = ("ssv2", "kinetics", "folder")
 SPLITS = ("train", "val")
@@ -44,7 +50,16 @@ class DatasetIndex:
     classes: list[str]
     splits: dict[str, list[VideoEntry]]
     missing: dict[str, list[str]] = field(default_factory=dict)  # split -> file names
+    outside: dict[str, list[str]] = field(default_factory=dict)  # split -> paths leading out of the root
     annotation_files: list[Path] = field(default_factory=list)
+    empty_classes: list[str] = field(default_factory=list)  # class folders with no video: not classes
+
+    def annotation_problems(self, split: str) -> list[tuple[str, str, str]]:
+        """(kind, file, reason) of each annotation of `split` that names no usable file."""
+        split = normalise_split(split)
+        return ([("missing", name, "named in the annotations but not on disk") for name in self.missing.get(split, [])]
+                + [("outside", name, "named in the annotations but outside the data folder")
+                   for name in self.outside.get(split, [])])
 
     def entries(self, split: str) -> list[VideoEntry]:
         """The videos of `split`; raises UserError naming the splits that exist."""
@@ -55,6 +70,21 @@ class DatasetIndex:
                 f"available: {', '.join(self.splits) or 'none'}"
             )
         return self.splits[split]
+
+
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether `path`, with `..` and symbolic links resolved, lies in `real_root` (resolved)."""
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a link loop
+        return False
+
+
+def data_fingerprint(classes: list[str], items) -> str:
+    """A short hash of the class names and the (video id, label) pairs: equal for the
+    same data set wherever it lies, different when a video or a class changes."""
+    text = json.dumps({"classes": list(classes), "items": sorted([str(i), int(l)] for i, l in items)})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def normalise_split(split: str) -> str:
@@ -105,6 +135,7 @@ def read_ssv2(root: str | Path) -> DatasetIndex:
             raise UserError(f"{labels_path}: index {index} out of range 0..{len(classes) - 1}")
         classes[index] = template
     video_dir = root / "videos" if (root / "videos").is_dir() else root
+    real_root = root.resolve()
     index = DatasetIndex("ssv2", root, classes, {}, annotation_files=[labels_path])
     for split in SPLITS:
         path = _find(root, _SSV2_NAMES[split])
@@ -114,7 +145,7 @@ def read_ssv2(root: str | Path) -> DatasetIndex:
         items = _load_json(path)
         if not isinstance(items, list):
             raise UserError(f"{path} must be a list of {{id, label, template, placeholders}}")
-        entries, missing = [], []
+        entries, missing, outside = [], [], []
         for item in items:
             try:
                 vid = str(item["id"])
@@ -124,12 +155,16 @@ def read_ssv2(root: str | Path) -> DatasetIndex:
             if template not in by_template:
                 raise UserError(f"{path}: template {item['template']!r} of video {vid} is not in {labels_path.name}")
             video = video_dir / f"{vid}.webm"
+            if not _inside(video, real_root):
+                outside.append(f"{vid}.webm")
+                continue
             if not video.exists():
                 missing.append(video.name)
                 continue
             entries.append(VideoEntry(video, by_template[template], vid))
         index.splits[split] = entries
         index.missing[split] = missing
+        index.outside[split] = outside
     return index
 
 
@@ -169,21 +204,27 @@ def read_kinetics(root: str | Path) -> DatasetIndex:
     rows = {split: _read_csv(path) for split, path in csvs.items()}
     classes = sorted({r["label"] for split_rows in rows.values() for r in split_rows})
     label_of = {name: i for i, name in enumerate(classes)}
+    real_root = root.resolve()
     index = DatasetIndex("kinetics", root, classes, {}, annotation_files=list(csvs.values()))
     for split, split_rows in rows.items():
-        entries, missing = [], []
+        entries, missing, outside = [], [], []
         for r in split_rows:
             try:
                 name = f"{r['youtube_id']}_{int(float(r['time_start'])):06d}_{int(float(r['time_end'])):06d}.mp4"
             except ValueError:
                 raise UserError(f"{csvs[split]}: time_start/time_end must be numbers; got {r!r}") from None
             path = _kinetics_path(root, r["split"] or split, r["label"], name)
+            named = f"{r['split'] or split}/{r['label']}/{name}"
+            if not _inside(path or root / named, real_root):  # the file found, or the one named
+                outside.append(named)
+                continue
             if path is None:
                 missing.append(name)
                 continue
             entries.append(VideoEntry(path, label_of[r["label"]], name[:-4]))
         index.splits[split] = entries
         index.missing[split] = missing
+        index.outside[split] = outside
     return index
 
 
@@ -199,6 +240,7 @@ def _kinetics_path(root: Path, split: str, label: str, name: str) -> Path | None
 
 # ----------------------------------------------------------------------------- folder
 
+_WARNED: set = set()
 _FOLDER_SPLITS = {"train": ("train",), "val": ("val", "validation")}
 
 
@@ -218,19 +260,25 @@ def read_folder(root: str | Path) -> DatasetIndex:
     split_dirs = _folder_splits(root)
     if not split_dirs:
         raise UserError(f"no train/ or val/ (validation/) folder in {root}")
-    classes = sorted({d.name for folder in split_dirs.values() for d in folder.iterdir()
-                      if d.is_dir() and not d.name.startswith(".")})
+    videos = {split: {d.name: _videos_in(d) for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")}
+              for split, folder in split_dirs.items()}
+    names = sorted({name for by_class in videos.values() for name in by_class})
+    classes = [name for name in names if any(by_class.get(name) for by_class in videos.values())]
     label_of = {name: i for i, name in enumerate(classes)}
-    index = DatasetIndex("folder", root, classes, {})
-    for split, folder in split_dirs.items():
-        entries = []
-        for class_dir in sorted(d for d in folder.iterdir() if d.is_dir() and d.name in label_of):
-            for video in sorted(class_dir.iterdir()):
-                if video.suffix.lower() in VIDEO_SUFFIXES and not video.name.startswith("."):
-                    entries.append(VideoEntry(video, label_of[class_dir.name], video.stem))
-        index.splits[split] = entries
+    index = DatasetIndex("folder", root, classes, {}, empty_classes=[n for n in names if n not in label_of])
+    if index.empty_classes and (root, tuple(index.empty_classes)) not in _WARNED:
+        _WARNED.add((root, tuple(index.empty_classes)))  # once per process, however often it is read
+        log.warning("%s: class folder(s) with no video, left out: %s", root, ", ".join(index.empty_classes))
+    for split, by_class in videos.items():
+        index.splits[split] = [VideoEntry(video, label_of[name], video.stem)
+                               for name in sorted(by_class) if name in label_of for video in by_class[name]]
         index.missing[split] = []
     return index
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    return sorted(v for v in folder.iterdir()
+                  if v.suffix.lower() in VIDEO_SUFFIXES and not v.name.startswith(".") and v.is_file())
 
 
 # ----------------------------------------------------------------------------- detection
@@ -244,9 +292,7 @@ def detect_layout(root: str | Path) -> str:
     Raises UserError when the root is not a folder, when nothing matches, or when more
     than one layout matches (then pass layout= / --layout).
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise UserError(f"data folder {root} does not exist")
+    root = check_data_folder(root)
     matches = []
     if _find(root, _SSV2_NAMES["labels"]) is not None:
         matches.append("ssv2")
@@ -273,6 +319,14 @@ def read_layout(root: str | Path, layout: str | None = None) -> DatasetIndex:
         layout = detect_layout(root)
     if layout not in _READERS:
         raise UserError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    if not Path(root).is_dir():
+    return _READERS[layout](check_data_folder(root))
+
+
+def check_data_folder(root: str | Path) -> Path:
+    """`root` as a Path; UserError when it is missing or is a file."""
+    root = Path(root)
+    if root.is_file():
+        raise UserError(f"data folder {root} is a file; give the folder that holds the data set")
+    if not root.is_dir():
         raise UserError(f"data folder {root} does not exist")
-    return _READERS[layout](root)
+    return root

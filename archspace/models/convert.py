@@ -2,7 +2,7 @@
 
 Keys are renamed by rules (regex -> replacement) into archspace's names, then loaded
 into the model that the genome builds. Missing, unexpected and mis-shaped keys are
-reported by name. pytorchvideo's X3D has no BN after its first shortcut conv (PySlowFast
+reported by name. Files are read without running code (archspace.safe_load). pytorchvideo's X3D has no BN after its first shortcut conv (PySlowFast
 has one); that BN is filled in as the identity so the outputs stay the same.
 """
 
@@ -16,6 +16,7 @@ import torch
 
 from archspace.errors import UserError
 from archspace.genome import Genome
+from archspace.safe_load import is_safetensors, load_pickle, read_safetensors
 
 SOURCES = ("pytorchvideo", "slowfast")
 
@@ -78,17 +79,32 @@ class ConversionReport:
     def complete(self) -> bool:
         return not (self.missing or self.unexpected or self.mismatched)
 
-    def lines(self) -> list[str]:
-        out = []
-        for label, keys in (
+    def groups(self) -> list[tuple[str, list[str]]]:
+        return [
             ("missing (left as initialised)", self.missing),
             ("unexpected (ignored)", self.unexpected),
             ("shape mismatch (left as initialised)", self.mismatched),
             ("filled as identity", self.filled_identity),
-        ):
+        ]
+
+    def lines(self, first: int = 5) -> list[str]:
+        """One line per non-empty group: its count and its first few names."""
+        out = []
+        for label, keys in self.groups():
             if keys:
-                out.append(f"{label}: {', '.join(keys)}")
+                more = f" and {len(keys) - first} more" if len(keys) > first else ""
+                out.append(f"{len(keys)} {label}: {', '.join(keys[:first])}{more}")
         return out
+
+    def refusal(self) -> str:
+        """Why nothing was written, for an incomplete conversion."""
+        counts = f"{len(self.missing)} missing, {len(self.unexpected)} unexpected, {len(self.mismatched)} mis-shaped"
+        return (f"the weights do not fit the genome ({counts}); nothing written: pass --allow-missing "
+                "(allow_missing=True) to write it with those left as initialised, --report FILE for every name")
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"missing": self.missing, "unexpected": self.unexpected, "mismatched": self.mismatched,
+                "filled_identity": self.filled_identity}
 
 
 def rename(state: dict[str, torch.Tensor], source: str, family: str = "x3d") -> dict[str, torch.Tensor]:
@@ -156,14 +172,15 @@ def _identity_bn_value(key: str, own: dict, renamed: dict):
     return None
 
 
-def read_foreign_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """The state dict inside a pytorchvideo or PySlowFast checkpoint file."""
-    try:
-        data = torch.load(Path(path), map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise UserError(f"no checkpoint file at {str(path)!r}") from None
-    except Exception as exc:
-        raise UserError(f"cannot read checkpoint {str(path)!r}: {str(exc).splitlines()[0][:200]}") from None
+def read_foreign_state(path: str | Path, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """The state dict inside a pytorchvideo or PySlowFast checkpoint file, or a .safetensors
+    file. Pickled checkpoints are loaded weights-only unless `trust_pickle`: a file that asks
+    for any other object raises UnsafePickle naming it."""
+    if is_safetensors(path):
+        return read_safetensors(path)[0]
+    data = load_pickle(path, trust=trust_pickle, advice=(
+        "if you trust whoever made the file, pass --trust-pickle (trust_pickle=True in Python), "
+        "which lets it run any code it names"))
     for key in ("model_state", "state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]
@@ -173,13 +190,35 @@ def read_foreign_state(path: str | Path) -> dict[str, torch.Tensor]:
     return data
 
 
-def convert_checkpoint(source: str, path: str | Path, genome: Genome, out: str | Path) -> ConversionReport:
-    """Convert a foreign checkpoint into an archspace checkpoint for `genome` at `out`."""
+def convert_weights(source: str, path: str | Path, genome: Genome, trust_pickle: bool = False):
+    """The archspace model of `genome` with the weights of a foreign checkpoint, and the report
+    of what did not fit (those tensors are left as initialised)."""
     from archspace.models import build_model
-    from archspace.checkpoint import save_checkpoint
 
     model = build_model(genome)
-    state, report = convert_state(read_foreign_state(path), source, model)
+    state, report = convert_state(read_foreign_state(path, trust_pickle), source, model)
     model.load_state_dict(state, strict=False)
-    save_checkpoint(out, genome=genome.to_dict(), model=model.state_dict(), epoch=0, converted_from=str(path), source=source)
+    return model, report
+
+
+def save_converted(model, out: str | Path, source: str, converted_from: str | Path) -> None:
+    """A converted model as an archspace checkpoint, or as a .safetensors weights file."""
+    from archspace.checkpoint import save_checkpoint, save_weights
+
+    if is_safetensors(out):
+        save_weights(out, model.genome, model.state_dict(), converted_from=str(converted_from), source=source)
+    else:
+        save_checkpoint(out, genome=model.genome.to_dict(), model=model.state_dict(), epoch=0,
+                        converted_from=str(converted_from), source=source)
+
+
+def convert_checkpoint(source: str, path: str | Path, genome: Genome, out: str | Path, *,
+                       allow_missing: bool = False, trust_pickle: bool = False) -> ConversionReport:
+    """Convert a foreign checkpoint into an archspace checkpoint (or .safetensors) for `genome`
+    at `out`. Raises UserError, writing nothing, when weights are missing, unexpected or
+    mis-shaped, unless `allow_missing`."""
+    model, report = convert_weights(source, path, genome, trust_pickle)
+    if not (report.complete or allow_missing):
+        raise UserError(report.refusal())
+    save_converted(model, out, source, path)
     return report

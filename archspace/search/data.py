@@ -11,14 +11,10 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from archspace.cachedir import cache_root
 from archspace.errors import UserError
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("ARCHSPACE_CACHE", ".archspace-cache")).resolve()
 
 
 def synth_folder(options: dict) -> Path:

@@ -3,7 +3,7 @@ augmentation on decoded videos, or the clip cache for fast proxy training."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,16 @@ class TrainData:
     val: Any
     classes: list[str]
     problems: list  # objects with .problems (ProblemLog): reported after the run
+    layout: str = ""
+    train_items: list = field(default_factory=list)  # (video id, label) of every training video
+
+    def description(self, root) -> dict:
+        """What a checkpoint keeps about its data: folder, layout and a fingerprint of the
+        class names and training videos (plain strings, so torch.load(weights_only=True) reads it)."""
+        from archspace.data.layouts import data_fingerprint
+
+        return {"root": str(Path(root).resolve()), "layout": self.layout,
+                "fingerprint": data_fingerprint(self.classes, self.train_items)}
 
 
 def _base_sampler(recipe: Recipe, train: bool):
@@ -47,7 +57,8 @@ def make_train_data(root: str | Path, recipe: Recipe, layout: str | None = None,
         train = CachedClipDataset(train_cache, transform=train_tf, seed=seed)
         val = CachedClipDataset(val_cache, transform=val_tf, seed=seed)
         classes = list(train_cache.classes)
-        return TrainData(train, val, classes, [train_cache, val_cache])
+        return TrainData(train, val, classes, [train_cache, val_cache], train_cache.meta["layout"],
+                         list(zip(train_cache.ids, train_cache.labels.tolist())))
     from archspace.data.dataset import VideoDataset
 
     # probe=True opens every file once here, so unreadable ones are dropped (and named once)
@@ -56,16 +67,38 @@ def make_train_data(root: str | Path, recipe: Recipe, layout: str | None = None,
                          seed=seed, probe=True)
     val = VideoDataset(root, "val", layout=layout, sampler=_base_sampler(recipe, False), transform=val_tf,
                        seed=seed, probe=True)
-    return TrainData(train, val, list(train.classes), [train, val])
+    return TrainData(train, val, list(train.classes), [train, val], train.index.layout,
+                     [(e.id, e.label) for e in train.entries])
+
+
+def test_views(recipe: Recipe, clips: int | None = None, crops: int | None = None):
+    """(sampler, transform) of multi-view testing: K clips x 1 or 3 crops (the recipe's
+    unless given); items become (V, C, T, H, W), V = clips x crops."""
+    from archspace.data.samplers import MultiClipSampler
+    from archspace.data.transforms import TestTransform
+
+    sampler = MultiClipSampler(_base_sampler(recipe, False), clips or recipe.test_clips)
+    transform = TestTransform(recipe.test_crop, short_side=recipe.test_short_side, crops=crops or recipe.test_crops)
+    return sampler, transform
 
 
 def make_test_data(root: str | Path, recipe: Recipe, split: str = "val", layout: str | None = None,
                    clips: int | None = None, crops: int | None = None):
     """The multi-view test set: K clips x 1 or 3 crops per video, items (V, C, T, H, W)."""
     from archspace.data.dataset import VideoDataset
-    from archspace.data.samplers import MultiClipSampler
-    from archspace.data.transforms import TestTransform
 
-    sampler = MultiClipSampler(_base_sampler(recipe, False), clips or recipe.test_clips)
-    transform = TestTransform(recipe.test_crop, short_side=recipe.test_short_side, crops=crops or recipe.test_crops)
+    sampler, transform = test_views(recipe, clips, crops)
     return VideoDataset(root, split, layout=layout, sampler=sampler, transform=transform)
+
+
+def map_classes(dataset, classes: list[str]) -> list[str]:
+    """Relabel `dataset`'s videos to the index of their class name in `classes` (a
+    checkpoint's); videos of classes not in `classes` are dropped. Returns the dropped
+    class names."""
+    import dataclasses
+
+    names = dataset.classes
+    index = {name: i for i, name in enumerate(classes)}
+    dataset.entries = [dataclasses.replace(e, label=index[names[e.label]])
+                       for e in dataset.entries if names[e.label] in index]
+    return [name for name in names if name not in index]

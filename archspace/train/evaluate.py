@@ -30,6 +30,23 @@ class EvalResult:
         return {"top1": self.top1, "top5": self.top5, "loss": self.loss, "videos": self.videos}
 
 
+def _view_average(model, clips: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+    """Class probabilities (N, classes) of a batch (N, C, T, H, W) or (N, V, C, T, H, W):
+    the softmax of each view, averaged over a video's views."""
+    n, views = clips.shape[0], 1 if clips.ndim == 5 else clips.shape[1]
+    with runtime.autocast():
+        logits = model(runtime.to_device(clips.reshape(-1, *clips.shape[-4:])))
+    return F.softmax(logits.float(), dim=1).reshape(n, views, -1).mean(1).cpu()
+
+
+@torch.no_grad()
+def predict(model, dataset, runtime: Runtime, batch_size: int = 4) -> torch.Tensor:
+    """Class probabilities (len(dataset), classes) of every item, views averaged as in evaluate()."""
+    model.eval()
+    loader = DataLoader(dataset, batch_size=batch_size)
+    return torch.cat([_view_average(model, clips, runtime) for clips, _ in loader])
+
+
 @torch.no_grad()
 def evaluate(model, dataset, classes: int, runtime: Runtime, batch_size: int = 8, workers: int = 0,
              indices=None, progress: bool = False) -> EvalResult:
@@ -50,11 +67,7 @@ def evaluate(model, dataset, classes: int, runtime: Runtime, batch_size: int = 8
     top5_hits = torch.zeros((), dtype=torch.long)
     loss_sum = torch.zeros((), dtype=torch.float64)
     for clips, labels in loader:
-        views = 1 if clips.ndim == 5 else clips.shape[1]
-        clips = clips.reshape(-1, *clips.shape[-4:])
-        with runtime.autocast():
-            logits = model(runtime.to_device(clips))
-        probs = F.softmax(logits.float(), dim=1).reshape(labels.shape[0], views, -1).mean(1).cpu()
+        probs = _view_average(model, clips, runtime)
         loss_sum += F.nll_loss(probs.clamp_min(1e-12).log(), labels, reduction="sum").double()
         predicted = probs.argmax(1)
         confusion += torch.bincount(labels * classes + predicted, minlength=classes * classes).reshape(classes, classes)

@@ -23,14 +23,13 @@ from torch.utils.data import DataLoader
 
 from archspace.errors import UserError
 from archspace.genome import Genome
-from archspace.io import write_text_atomic
+from archspace.io import make_folder, write_text_atomic
 from archspace.models import build_model
-from archspace.checkpoint import read_checkpoint, rng_state, save_checkpoint, set_rng_state
+from archspace.checkpoint import CHECKPOINT, read_checkpoint, rng_state, save_checkpoint, set_rng_state
 from archspace.train.device import Runtime
 from archspace.train.evaluate import evaluate
 from archspace.train.recipe import Recipe, lr_at
 
-CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 PROBLEMS = "data-problems.jsonl"  # bad files met by any process, data-loader workers included
 
@@ -53,6 +52,8 @@ class TrainSetup:
     compile: bool = False
     progress: bool = True
     eval_batch_size: int = 16
+    classes: Optional[list[str]] = None  # class names (index = label), kept in the checkpoint
+    data: Optional[dict] = None  # the data set trained on (root, layout, fingerprint), ditto
 
 
 def train(
@@ -81,7 +82,7 @@ def train(
     checkpoint = s.out / CHECKPOINT if s.out else None
     if checkpoint is not None:
         start_epoch, history = _resume_or_start(checkpoint, s, genome, model, optimizer)
-        s.out.mkdir(parents=True, exist_ok=True)
+        make_folder(s.out)
         for ds in (train_set, val_set):
             if hasattr(ds, "problems"):
                 ds.problems.share(s.out / PROBLEMS)
@@ -90,6 +91,9 @@ def train(
     n = len(train_set)
     steps = math.ceil(math.ceil(n / runtime.world_size) / s.batch_size)
     metrics = history[-1] if history else {}
+    if start_epoch and runtime.is_main and s.progress:
+        print(f"{s.out}: finished all {s.epochs} epochs; nothing left to train" if start_epoch >= s.epochs
+              else f"resuming {s.out} from epoch {start_epoch} of {s.epochs}", file=sys.stderr)
     for epoch in range(start_epoch, s.epochs):
         for ds in (train_set, val_set):
             if hasattr(ds, "set_epoch"):
@@ -154,6 +158,8 @@ def train(
                 seed=s.seed,
                 batch_size=s.batch_size,
                 history=history,
+                classes=list(s.classes) if s.classes is not None else None,
+                data=s.data,
             )
         runtime.barrier()
         if runtime.is_main and s.progress:
@@ -209,7 +215,19 @@ def _write_metrics(path: Path, history: list[dict]) -> None:
     write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in history))
 
 
+def check_run_folder(out: Path, resume: bool) -> None:
+    """Before any work: UserError when --out is a file, or when --resume has no run to
+    continue (the folder or its checkpoint is missing)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the run")
+    if resume and not (out / CHECKPOINT).is_file():
+        where = "does not exist" if not out.exists() else f"holds no {CHECKPOINT}"
+        raise UserError(f"--resume: {out} {where}, so there is no run to continue; drop --resume to start one")
+
+
 def _resume_or_start(checkpoint: Path, s: TrainSetup, genome: Genome, model, optimizer) -> tuple[int, list]:
+    check_run_folder(checkpoint.parent, s.resume)
     if not checkpoint.exists():
         return 0, []
     if not s.resume:
@@ -217,17 +235,35 @@ def _resume_or_start(checkpoint: Path, s: TrainSetup, genome: Genome, model, opt
             f"{checkpoint.parent} already holds a training run: pass --resume to continue it, or choose another --out"
         )
     data = read_checkpoint(checkpoint)
-    if data["genome"] != genome.to_dict():
-        raise UserError(f"the checkpoint in {checkpoint.parent} was trained with another genome; choose another --out")
-    if data["recipe"] != s.recipe.to_dict() or data["seed"] != s.seed or data["batch_size"] != s.batch_size:
+    changed = _changes(data["genome"], genome.to_dict())
+    if changed:
+        raise UserError(f"the checkpoint in {checkpoint.parent} was trained with another genome "
+                        f"({', '.join(changed)}); choose another --out")
+    saved_epochs = data["recipe"]["epochs"]
+    changed = _changes({**data["recipe"], "epochs": s.recipe.epochs}, s.recipe.to_dict(), "recipe ")
+    changed += _changes({"seed": data["seed"], "batch size": data["batch_size"]},
+                        {"seed": s.seed, "batch size": s.batch_size})
+    if changed:
+        raise UserError(f"the checkpoint in {checkpoint.parent} was made with other settings ({', '.join(changed)}); "
+                        "resume with the same settings or choose another --out")
+    if s.recipe.epochs != saved_epochs and s.recipe.schedule == "cosine" and data["epoch"] > 0:
+        # The cosine decays to 0 at the last epoch: another total re-draws the whole curve,
+        # so the epochs already run would belong to a different schedule.
         raise UserError(
-            f"the checkpoint in {checkpoint.parent} was made with another recipe, seed or batch size; "
-            "resume with the same settings or choose another --out"
+            f"the run in {checkpoint.parent} was planned for {saved_epochs} epochs and its cosine schedule spans "
+            f"exactly those; --epochs {s.recipe.epochs} would change the learning rate of the epochs already run. "
+            f"Resume with --epochs {saved_epochs}, or start a new run from its weights with --init {checkpoint}"
         )
     model.load_state_dict(data["model"])
     optimizer.load_state_dict(data["optimizer"])
     set_rng_state(data["rng"])
     return data["epoch"], list(data["history"])
+
+
+def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """'<prefix>field old -> new' for each field that differs."""
+    keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+    return [f"{prefix}{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys]
 
 
 def load_weights_into(model: torch.nn.Module, path: Path) -> None:
