@@ -91,5 +91,5 @@ def test_stage_rows_add_up_and_shapes_follow_strides():
 def test_paper_head_needs_crop_at_least_train_crop():
     from archspace import UserError
 
-    with pytest.raises(UserError, match="fixed pool kernel"):
+    with pytest.raises(UserError, match=r"fixed 16x7x7 kernel .* lower the train crop to at most 160 \(--train-crop 160"):
         count(preset("vov3d_m").replace(crop=160, train_crop=224), "paper")

@@ -45,6 +45,22 @@ def env(tmp_path):
         stop_recorded_ray(record.parent)
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """A Ray cluster of two nodes (one CPU each), started once for the searches of this
+    module that join a cluster with --address (the others start Ray themselves, as a user's
+    search does), and stopped at the end of the module."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
 def search(*args, env, cwd, timeout=300):
     proc = subprocess.run([sys.executable, "-m", "archspace", "search", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=timeout)
@@ -110,13 +126,14 @@ def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env):
         assert json.loads(cost.stdout)["flops"] == row["flops"]
 
 
-def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, env):
+def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, env, cluster):
     # Two distinct genomes, five trials: the sampler must propose some genome again.
     knobs = {"block": {"choices": ["dw", "d2p1d"]}}
     space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "sampler": "nsga2", "seed": 3})
     sequences = []
     for name in ("first", "second"):
-        code, _, err = search("--space", str(space), "--name", name, env=env, cwd=tmp_path)
+        code, _, err = search("--space", str(space), "--name", name, "--address", cluster.address, env=env,
+                              cwd=tmp_path)
         assert code == 0, err
         df = pd.read_csv(tmp_path / "runs" / name / "trials.csv").sort_values("trial")
         sequences.append(df["genome"].tolist())
@@ -131,11 +148,11 @@ def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, e
     assert sequences[0] == sequences[1]
 
 
-def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env):
+def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env, cluster):
     # A learning rate that makes the loss NaN: every trial fails, each is a row, the search ends normally.
     knobs = {"block": {"choices": ["dw", "d2p1d", "d1p2d"]}}
     space = write_space(tmp_path, knobs=knobs, proxy={"lr": 1e12}, search={"trials": 5, "sampler": "grid"})
-    code, out, err = search("--space", str(space), env=env, cwd=tmp_path)
+    code, out, err = search("--space", str(space), "--address", cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
     df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
     assert df["state"].tolist() == ["failed"] * 3 and df["block"].tolist() == ["dw", "d2p1d", "d1p2d"]
@@ -166,13 +183,32 @@ def _alive(record: dict) -> list[int]:
     return alive
 
 
-def test_kill_9_then_resume_gives_every_trial_once_and_keeps_finished_ones(tmp_path, env):
+def _start(space: Path, *args, env, cwd) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "archspace", "search", "--space", str(space), *args], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_ones(tmp_path, env):
     space = write_space(tmp_path, search={"trials": 5, "seed": 1})
     run = tmp_path / "runs" / "tiny"
-    proc = subprocess.Popen([sys.executable, "-m", "archspace", "search", "--space", str(space)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C after the first trial: exit 130, the exact command to resume, Ray stopped.
+    proc = _start(space, env=env, cwd=tmp_path)
     try:
-        _wait_for_rows(run / "trials.csv", 2, proc, timeout=240)
+        _wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
+        record = json.loads((run / "ray-processes.json").read_text())
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert f"Resume with: archspace search --space {space} --name tiny --resume" in err
+    assert not _alive(record)
+    # Resumed, then SIGKILLed once another trial has finished: Ray's helpers outlive it.
+    rows = len(pd.read_csv(run / "trials.csv"))
+    proc = _start(space, "--resume", env=env, cwd=tmp_path)
+    try:
+        _wait_for_rows(run / "trials.csv", rows + 1, proc, timeout=240)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -180,6 +216,7 @@ def test_kill_9_then_resume_gives_every_trial_once_and_keeps_finished_ones(tmp_p
             proc.kill()
     before = pd.read_csv(run / "trials.csv")
     record = json.loads((run / "ray-processes.json").read_text())
+    assert len(before) > rows and _alive(record)
     code, out, err = search("--space", str(space), "--resume", env=env, cwd=tmp_path)
     assert code == 0, err
     assert not _alive(record), "the resumed search must stop the Ray processes the killed one left"
@@ -194,42 +231,14 @@ def test_kill_9_then_resume_gives_every_trial_once_and_keeps_finished_ones(tmp_p
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, env):
-    space = write_space(tmp_path, search={"trials": 4})
-    run = tmp_path / "runs" / "tiny"
-    proc = subprocess.Popen([sys.executable, "-m", "archspace", "search", "--space", str(space)], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
-        record = json.loads((run / "ray-processes.json").read_text())
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
-    assert f"Resume with: archspace search --space {space} --name tiny --resume" in err
-    assert not _alive(record)
-    code, _, err = search("--space", str(space), "--resume", env=env, cwd=tmp_path)
+def test_a_two_node_ray_cluster_runs_trials_on_both_nodes(tmp_path, env, cluster):
+    space = write_space(tmp_path, search={"trials": 4, "concurrency": 2})
+    code, out, err = search("--space", str(space), "--address", cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
-    assert len(pd.read_csv(run / "trials.csv")) == 4
-
-
-def test_a_two_node_ray_cluster_runs_trials_on_both_nodes(tmp_path, env):
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        worker = cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        space = write_space(tmp_path, search={"trials": 4, "concurrency": 2})
-        code, out, err = search("--space", str(space), "--address", cluster.address, env=env, cwd=tmp_path)
-        assert code == 0, err
-        df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
-        assert len(df) == 4 and set(df["state"]) == {"complete"}
-        assert set(df["node"]) == {cluster.head_node.node_id, worker.node_id}
-    finally:
-        cluster.shutdown()
+    df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
+    assert len(df) == 4 and set(df["state"]) == {"complete"}
+    assert set(df["node"]) == {node.node_id for node in cluster.list_all_nodes()}
+    assert not (tmp_path / "runs" / "tiny" / "ray-processes.json").exists()  # a joined cluster is not the search's
 
 
 @pytest.mark.parametrize(

@@ -46,8 +46,9 @@ def test_shipped_spaces_load_with_their_settings():
     assert vov.objectives == {"accuracy": "max", "gflops": "min"}
     assert vov.constraints.declared() == ("max_gflops",) and vov.constraints.max_gflops == 12
     assert vov.references == ("vov3d_m", "vov3d_l", "x3d_m")
-    assert (vov.proxy.data, vov.proxy.frames, vov.proxy.crop, vov.proxy.epochs) == ("synth", 4, 48, 10)
-    assert (vov.search.sampler, vov.search.trials, vov.search.scheduler) == ("nsga2", 24, "asha")
+    assert (vov.proxy.data, vov.proxy.frames, vov.proxy.crop, vov.proxy.epochs, vov.proxy.lr) == ("synth", 4, 48, 4, 0.8)
+    assert (vov.search.sampler, vov.search.trials, vov.search.scheduler) == ("nsga2", 40, "asha")
+    assert (vov.search.grace_epochs, vov.search.reduction_factor, vov.search.time_budget) == (2, 2, 660)
     assert vov.raw["base"] == "vov3d_m"
 
     table6 = load_space(SPACES / "table6.yaml")
@@ -442,7 +443,7 @@ BAD = [
     (with_(search={"scheduler": "hyperband"}), "search.scheduler: must be one of asha, none"),
     (with_(search={"trials": 0}), "search.trials: must be an integer >= 1; got 0"),
     (with_(search={"time_budget": "15 minutes"}), "search.time_budget: must be seconds .a number > 0. or a duration like"),
-    (with_(search={"grace_epochs": 11}), r"search.grace_epochs: must be <= proxy.epochs \(10\)"),
+    (with_(search={"grace_epochs": 5}), r"search.grace_epochs: must be <= proxy.epochs \(4\)"),
     (with_(search={"sampler": "grid"}, knobs={"se_ratio": {"low": 0.0, "high": 0.5}}), "knobs.se_ratio: sampler grid needs a step"),
     (with_(proxy={"epoch": 3}), "proxy.epoch: unknown key; allowed: data, frames"),
     (with_(proxy={"fraction": 1.5}), r"proxy.fraction: must be in \(0, 1\]"),

@@ -29,7 +29,9 @@ def start_ray(out: Path, address: Optional[str]) -> bool:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         return False
     cpus = os.cpu_count() or 1
-    ray.init(num_cpus=cpus, num_gpus=None, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # address="local": a Ray of the search's own, even where RAY_ADDRESS or a cluster
+    # started on this machine would make a bare ray.init() join that one
+    ray.init(address="local", num_cpus=cpus, num_gpus=None, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     record_ray_processes(out)
     return True
 

@@ -29,18 +29,19 @@ from archspace.search.schema import (
 # ------------------------------------------------------------------ defaults, one place
 
 PROXY_DATA = "synth"  # "synth": the synthetic benchmark, generated on first use
-# The calibrated proxy (experiments/proxy_calibration.md): on 2 cores, M/L-sized networks
-# mostly stay at chance for the first 5-10 epochs and take off at a seed-dependent
-# moment, while ~1 GFLOP networks learn reliably in 10 epochs at 4 x 48^2. So every
-# genome trains as a half-width copy (cost still counted at full width, at the target),
-# with a recipe made to learn within ~400 SGD steps, on the synthetic benchmark's easy
-# scene with 300 validation videos.
+# The calibrated proxy (experiments/proxy_calibration.md): on 2 cores, networks sit at
+# chance for ~100 SGD steps and then take off; M/L-sized ones at full width mostly took
+# off too late for a 2-core budget. So every genome trains as a half-width copy (cost still
+# counted at full width, at the target) on the synthetic benchmark's easy scene, with a
+# base lr of 0.8 (0.2 at batch 16): in round 3, half-width VoV3D-M left chance by epoch 3-4
+# with both seeds at lr 0.8 (20-28 % by epoch 6), later and less evenly at 0.4 and 0.2.
 PROXY_FRAMES = 4
 PROXY_CROP = 48
-PROXY_EPOCHS = 10
+PROXY_EPOCHS = 4
 PROXY_FRACTION = 1.0
 PROXY_BATCH_SIZE = 16
 PROXY_RECIPE = "synth_proxy"  # a recipe name (experiments/recipes/) or YAML file
+PROXY_LR = 0.8  # base lr at the recipe's reference batch (64)
 PROXY_WARMUP_EPOCHS = 0.3
 PROXY_WIDTH = 0.5  # train a copy with every width times this; cost stays counted at full width
 PROXY_SYNTH = {"videos_per_class": 40, "val_videos_per_class": 20, "frames": 32, "size": 80, "scene": "easy"}
@@ -50,7 +51,7 @@ SEARCH_TRIALS = 20
 SEARCH_CONCURRENCY = 2
 SEARCH_SEED = 0
 SEARCH_SCHEDULER = "asha"
-SEARCH_GRACE_EPOCHS = 5  # signal appears at epochs 4-6 of 10; earlier ranks are noise
+SEARCH_GRACE_EPOCHS = 2  # the first epoch is at chance for every genome: rank from the second
 SEARCH_REDUCTION_FACTOR = 3
 
 DEFAULT_REFERENCES = ("vov3d_m", "vov3d_l", "x3d_m", "x3d_l")
@@ -223,7 +224,7 @@ class ProxySettings:
 
     `frames` and `crop` (a multiple of 4) are the proxy input of a genome at the target
     input; other genomes scale with their input (see Space.proxy_input). `lr` is the base lr at the
-    recipe's reference batch (None keeps the recipe's). `classes` trains on a subset of
+    recipe's reference batch (default PROXY_LR, 0.8). `classes` trains on a subset of
     the data's classes (None: all). `synth` is passed to the synthetic generator.
     """
 
@@ -233,7 +234,7 @@ class ProxySettings:
     epochs: int = PROXY_EPOCHS
     fraction: float = PROXY_FRACTION
     batch_size: int = PROXY_BATCH_SIZE
-    lr: Optional[float] = None
+    lr: Optional[float] = PROXY_LR
     classes: Optional[tuple[str, ...]] = None
     synth: dict = field(default_factory=lambda: dict(PROXY_SYNTH))
     recipe: str = PROXY_RECIPE
