@@ -27,4 +27,4 @@ search: $(STAMP)
 	fi
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadgroup tests

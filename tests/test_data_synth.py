@@ -15,7 +15,7 @@ SMALL = dict(videos_per_class=1, val_videos_per_class=1, frames=8, size=32, prog
 def twin(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth")
     a = synth.generate(root / "a", seed=3, **SMALL)
-    b = synth.generate(root / "b", seed=3, **SMALL)
+    b = synth.generate(root / "b", seed=3, workers=2, **SMALL)  # two processes: the same files
     c = synth.generate(root / "c", seed=4, **SMALL)
     return root, a, b, c
 
@@ -32,6 +32,12 @@ def test_same_seed_gives_identical_annotations_files_and_frames(twin):
         frames_a, _ = read_frames(fa, range(8))
         frames_b, _ = read_frames(fb, range(8))
         assert np.array_equal(frames_a, frames_b)
+
+
+def test_workers_must_be_a_positive_integer(tmp_path):
+    with pytest.raises(UserError, match="workers must be an integer >= 1; got 0"):
+        synth.generate(tmp_path / "x", workers=0, **SMALL)
+    assert not (tmp_path / "x").exists()
 
 
 def test_another_seed_gives_other_videos(twin):

@@ -47,8 +47,8 @@ def test_shipped_spaces_load_with_their_settings():
     assert vov.constraints.declared() == ("max_gflops",) and vov.constraints.max_gflops == 12
     assert vov.references == ("vov3d_m", "vov3d_l", "x3d_m")
     assert (vov.proxy.data, vov.proxy.frames, vov.proxy.crop, vov.proxy.epochs, vov.proxy.lr) == ("synth", 4, 48, 4, 0.8)
-    assert (vov.search.sampler, vov.search.trials, vov.search.scheduler) == ("nsga2", 40, "asha")
-    assert (vov.search.grace_epochs, vov.search.reduction_factor, vov.search.time_budget) == (2, 2, 660)
+    assert (vov.search.sampler, vov.search.trials, vov.search.scheduler, vov.search.time_budget) == (
+        "nsga2", 40, "none", 600)
     assert vov.raw["base"] == "vov3d_m"
 
     table6 = load_space(SPACES / "table6.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 _SYNTH_EXAMPLE = """example:
   archspace data synth --out data/synth --videos-per-class 20
@@ -45,6 +46,8 @@ def register(sub, name: str = "data") -> None:
     p.add_argument("--layout", choices=("folder", "ssv2"), default="folder")
     p.add_argument("--scene", choices=("standard", "easy"), default="standard",
                    help="easy: larger objects, no distractors or texture (short proxy trainings); default standard")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes that render and encode (default: one per CPU core); the files do not depend on it")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(run=_run_synth)
 
@@ -78,7 +81,7 @@ def _run_synth(args) -> int:
     summary = generate(args.out, videos_per_class=args.videos_per_class,
                        val_videos_per_class=args.val_videos_per_class, frames=args.frames, size=args.size,
                        seed=args.seed, codec=args.codec, layout=args.layout, progress=True,
-                       scene=args.scene)
+                       scene=args.scene, workers=args.workers)
     if args.json:
         print(json.dumps(summary))
     else:

@@ -46,6 +46,7 @@ import io
 import json
 import math
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -330,6 +331,7 @@ def generate(
     layout: str = "folder",
     progress: bool = True,
     scene: str = "standard",
+    workers: int = 1,
 ) -> dict:
     """Write the synthetic benchmark under `out`; returns a summary dict.
 
@@ -337,6 +339,8 @@ def generate(
     (atomic writes), so a re-run skips it. `codec` defaults to h264 (vp9 for ssv2, whose
     videos are .webm). Val gets `val_videos_per_class` (default max(1, videos_per_class // 4)).
     `scene` "easy" draws larger objects, without distractors or texture (see SCENES).
+    `workers` > 1 renders and encodes in that many processes (the files are the same:
+    every video has a random generator of its own).
     Raises UserError for bad settings or when `out` holds a benchmark with other settings.
     """
     from tqdm import tqdm
@@ -357,6 +361,8 @@ def generate(
         raise UserError(f"frames must be an integer >= 2; got {frames!r}")
     if not isinstance(videos_per_class, int) or videos_per_class < 1:
         raise UserError(f"videos-per-class must be an integer >= 1; got {videos_per_class!r}")
+    if not isinstance(workers, int) or workers < 1:
+        raise UserError(f"workers must be an integer >= 1; got {workers!r}")
     if val_videos_per_class is None:
         val_videos_per_class = max(1, videos_per_class // 4)
     settings = _settings(frames, size, seed, codec, layout, scene)
@@ -385,19 +391,14 @@ def generate(
                 rel = f"videos/{vid}{suffix}" if layout == "ssv2" else f"{split}/{cls.name}/{vid}{suffix}"
                 jobs.append((split, ci, k, vid, rel))
 
+    tasks = [(split, ci, k, vid, rel, str(out), seed, frames, size, scene, codec) for split, ci, k, vid, rel in jobs]
     records, written = [], 0
-    bar = tqdm(jobs, desc="synth", unit="video", file=sys.stderr, disable=not progress)
-    for split, ci, k, vid, rel in bar:
-        rng = np.random.default_rng([seed, SPLITS.index(split), ci, k])
-        path = out / rel
-        # The scene is drawn even when skipping, so the manifest is the same either way.
-        video, drawn = render(CLASSES[ci].name, rng, frames, size, scene)
-        if not path.exists():
-            write_bytes_atomic(path, encode(video, codec))
-            written += 1
-        records.append({"id": vid, "split": split, "class": CLASSES[ci].name, "label": ci, "file": rel,
-                        "scene": drawn})
-    bar.close()
+    with _pool(workers) as pool:
+        results = pool.map(_make_video, tasks, chunksize=8) if pool else map(_make_video, tasks)
+        for record, new_file in tqdm(results, total=len(tasks), desc="synth", unit="video", file=sys.stderr,
+                                     disable=not progress):
+            records.append(record)
+            written += new_file
 
     if layout == "ssv2":
         _write_ssv2_annotations(out, records)
@@ -412,6 +413,33 @@ def generate(
     return {"out": str(out), "layout": layout, "codec": codec, "classes": len(CLASSES),
             "videos": {s: counts[s] * len(CLASSES) for s in SPLITS}, "written": written,
             "skipped": len(jobs) - written}
+
+
+def _make_video(task: tuple) -> tuple[dict, int]:
+    """Render one video and write it unless its file exists: (manifest record, files written)."""
+    split, ci, k, vid, rel, out, seed, frames, size, scene, codec = task
+    rng = np.random.default_rng([seed, SPLITS.index(split), ci, k])
+    path = Path(out) / rel
+    # The scene is drawn even when skipping, so the manifest is the same either way.
+    video, drawn = render(CLASSES[ci].name, rng, frames, size, scene)
+    written = 0
+    if not path.exists():
+        write_bytes_atomic(path, encode(video, codec))
+        written = 1
+    return {"id": vid, "split": split, "class": CLASSES[ci].name, "label": ci, "file": rel, "scene": drawn}, written
+
+
+@contextmanager
+def _pool(workers: int):
+    """A process pool of `workers` (spawned: the caller may hold torch's threads), or None for 1."""
+    if workers <= 1:
+        yield None
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        yield pool
 
 
 def _write_ssv2_annotations(out: Path, records: list[dict]) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from archspace.cachedir import cache_root
@@ -33,7 +34,7 @@ def resolve_proxy_data(data: str, synth_options: dict, progress: bool = True) ->
         with file_lock(folder.with_suffix(".lock")):
             manifest = folder / "synth.json"
             if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
-                generate(folder, progress=progress, **synth_options)
+                generate(folder, progress=progress, workers=os.cpu_count() or 1, **synth_options)
         return folder
     folder = Path(data).expanduser().resolve()
     if not folder.is_dir():
