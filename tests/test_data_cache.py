@@ -124,3 +124,36 @@ def test_dataloader_workers_read_the_cache_and_decode(data):
     videos = VideoDataset(data, "val", sampler=SegmentSampler(4, train=False))
     labels = [int(y) for _, ys in DataLoader(videos, batch_size=5, num_workers=2) for y in ys]
     assert labels == videos.labels
+
+
+def _gradient(n: int, height: int, width: int) -> np.ndarray:
+    """uint8 (n, H, W, 3): red grows with the column, green with the row, blue with time."""
+    frames = np.zeros((n, height, width, 3), np.uint8)
+    frames[..., 0] = np.arange(width)[None, None, :] * 255 // (width - 1)
+    frames[..., 1] = np.arange(height)[None, :, None] * 255 // (height - 1)
+    frames[..., 2] = (np.arange(n) * 255 // (n - 1))[:, None, None]
+    return frames
+
+
+def test_cache_crops_the_centre_of_non_square_videos(tmp_path):
+    from archspace.data.synth import encode
+    from archspace.data.transforms import resize_short_side, to_tensor
+    from archspace.io import write_bytes_atomic
+
+    root = tmp_path / "set"
+    sizes = {"a/wide.mp4": (32, 64), "b/tall.mp4": (64, 32), "c/big.mp4": (48, 96)}
+    for name, (h, w) in sizes.items():
+        write_bytes_atomic(root / "train" / name, encode(_gradient(8, h, w)))
+    (indices,) = SegmentSampler(4, train=False).clips(8)
+    wide, tall, big = (read_frames(root / "train" / name, indices)[0] for name in sizes)
+    cache = ClipCache.build(root, "train", frames=4, size=32, progress=False)
+    assert cache.ids == ["wide", "tall", "big"]
+    # Short side already 32: the clip is the decoded frames, the long side's middle 32.
+    assert np.array_equal(cache.clips[0], wide[:, :, 16:48])
+    assert np.array_equal(cache.clips[1], tall[:, 16:48, :])
+    # 48 x 96 resized to 32 x 64 first, then columns 16..47.
+    resized = resize_short_side(to_tensor(big), 32).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert resized.shape == (4, 32, 64, 3) and np.array_equal(cache.clips[2], resized[:, :, 16:48])
+    # A corner crop would differ by a quarter of the red (columns) or green (rows) range.
+    assert abs(int(cache.clips[0][..., 0].mean()) - int(wide[:, :, :32, 0].mean())) > 50
+    assert abs(int(cache.clips[1][..., 1].mean()) - int(tall[:, :32, :, 1].mean())) > 50

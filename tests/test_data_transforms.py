@@ -47,3 +47,43 @@ def test_bad_settings_raise():
         TestTransform(32, crops=2)
     with pytest.raises(ValueError):
         TrainTransform(64, short_side=(32, 40))
+
+
+def grid(t=2, h=30, w=50):
+    """Frames whose red channel is the column and green the row, so a crop shows where it came from."""
+    frames = np.zeros((t, h, w, 3), np.uint8)
+    frames[..., 0] = np.arange(w, dtype=np.uint8)
+    frames[..., 1] = np.arange(h, dtype=np.uint8)[:, None]
+    return frames
+
+
+IDENTITY = dict(mean=(0, 0, 0), std=(1 / 255,) * 3)  # normalise() then gives the raw values (to float rounding)
+
+
+@pytest.mark.parametrize("h,w", [(30, 50), (50, 30)])
+def test_test_crops_of_non_square_frames_are_numpy_slices(h, w):
+    frames = grid(h=h, w=w)
+    centre = TestTransform(30, crops=1, **IDENTITY)(frames).round()
+    three = TestTransform(30, crops=3, **IDENTITY)(frames).round()
+    # The long side is 50: crops start at 0, 10 (centre) and 20 along it.
+    if w > h:
+        expected = [frames[:, :, 0:30], frames[:, :, 10:40], frames[:, :, 20:50]]
+    else:
+        expected = [frames[:, 0:30], frames[:, 10:40], frames[:, 20:50]]
+    as_views = [torch.from_numpy(e[..., :2].astype(np.float32)).permute(3, 0, 1, 2) for e in expected]
+    assert torch.equal(centre[0, :2], as_views[1])
+    assert all(torch.equal(view[:2], e) for view, e in zip(three, as_views))
+
+
+def test_train_crops_of_non_square_frames_are_windows_that_reach_every_edge():
+    frames = grid(h=30, w=50)
+    tops, lefts = set(), set()
+    for s in range(200):
+        out = TrainTransform(20, short_side=(30, 30), **IDENTITY)(frames, np.random.default_rng(s)).round()
+        top, left = int(out[1, 0, 0, 0]), int(out[0, 0, 0, 0])
+        window = torch.from_numpy(frames[:, top : top + 20, left : left + 20, :2].astype(np.float32)).permute(3, 0, 1, 2)
+        assert torch.equal(out[:2], window)
+        tops.add(top)
+        lefts.add(left)
+    # Every start is drawn from the whole range, both ends included.
+    assert tops <= set(range(11)) and lefts <= set(range(31)) and {0, 10} <= tops and {0, 30} <= lefts

@@ -17,6 +17,7 @@ from archspace.train.device import init_runtime
 from archspace.train.loop import TrainingDiverged, TrainSetup, train
 from archspace.train.recipe import load_recipe
 from data_helpers import write_numbered
+from lr_judge import torch_lrs
 
 TINY = dict(depths=(1, 1, 1, 1), frames=4, crop=32, train_crop=32)
 
@@ -63,6 +64,11 @@ def test_resume_after_interruption_ends_exactly_like_an_uninterrupted_run(synth,
     assert all(torch.equal(a[k], b[k]) for k in a)
     lines = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+    # Each epoch's last step (4 steps of 8 of the 30 clips; past the half-epoch warm-up)
+    # ran at the lr of torch's cosine annealing over the run's 12 steps.
+    peak = _recipe().lr_for_batch(8)
+    cosine = torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12), 12, peak)
+    assert [json.loads(line)["lr"] for line in lines] == pytest.approx(cosine[3::4], rel=1e-9)
 
 
 def test_load_model_rebuilds_the_trained_network(synth, tmp_path):
@@ -161,7 +167,8 @@ def test_ddp_with_gloo_two_processes(synth, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-         "-m", "archspace", "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", str(synth),
+         str(Path(__file__).parent / "ddp_recorded.py"), "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]",
+         "--data", str(synth),
          "--frames", "4", "--crop", "32", "--epochs", "2", "--batch-size", "4", "--cache", "--out", str(out)],
         capture_output=True, text=True, timeout=600, env=env,
     )
@@ -171,6 +178,13 @@ def test_ddp_with_gloo_two_processes(synth, tmp_path):
     assert all(m["val_videos"] == 15 for m in history)  # both shards counted once
     ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ckpt["epoch"] == 2
+    # Both processes joined one group of two and, in every epoch, read disjoint halves
+    # of the 30 training videos.
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [(r["group_size"], r["runtime_world_size"], r["train_items"]) for r in ranks] == [(2, 2, 30)] * 2
+    for epoch in ("0", "1"):
+        first, second = (r["read"][epoch] for r in ranks)
+        assert len(first) == len(second) == 15 and sorted(first + second) == list(range(30)), epoch
 
 
 def test_proxy_trainable_reports_every_epoch_from_the_cache(synth):
