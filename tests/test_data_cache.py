@@ -157,3 +157,30 @@ def test_cache_crops_the_centre_of_non_square_videos(tmp_path):
     # A corner crop would differ by a quarter of the red (columns) or green (rows) range.
     assert abs(int(cache.clips[0][..., 0].mean()) - int(wide[:, :, :32, 0].mean())) > 50
     assert abs(int(cache.clips[1][..., 1].mean()) - int(tall[:, :32, :, 1].mean())) > 50
+
+
+_BUILD_WHEN_BOTH_READY = """
+import sys, time
+from pathlib import Path
+from archspace.data.cache import ClipCache
+ready = Path(sys.argv[2])
+ready.touch()
+while len(list(ready.parent.glob("ready-*"))) < 2:  # both processes start the build at once
+    time.sleep(0.005)
+cache = ClipCache.build(sys.argv[1], "train", frames=4, size=24, progress=False)
+print(cache.path, int(cache.clips.sum()))
+"""
+
+
+def test_processes_building_the_same_cache_at_once_take_turns(data, tmp_path):
+    # As the two ranks of `torchrun ... train --cache` do: before the lock, one process
+    # renamed the shared .partial folder while the other was still finishing it.
+    import subprocess
+    import sys
+
+    procs = [subprocess.Popen([sys.executable, "-c", _BUILD_WHEN_BOTH_READY, str(data), str(tmp_path / f"ready-{i}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    single = ClipCache.build(data, "train", frames=4, size=24, progress=False)
+    assert [out for out, _ in results] == [f"{single.path} {int(single.clips.sum())}\n"] * 2

@@ -21,6 +21,8 @@ listed in meta.json; short ones are padded by repeating frames.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -118,13 +120,13 @@ class ClipCache:
         cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / CACHE_DIRNAME
         stem = f"{split}-{frames}x{size}-"
         final = cache_dir / f"{stem}{key}"
-        if (final / "meta.json").exists():
-            return cls(final)
-        _remove_stale(cache_dir, stem, key)
-        partial = cache_dir / f"{stem}{key}.partial"
-        _fill(partial, entries, frames, size, problems, progress, desc=f"cache {split}")
-        _finish(partial, index, split, entries, frames, size, key, problems)
-        os.replace(partial, final)
+        with _one_builder(cache_dir):
+            if not (final / "meta.json").exists():
+                _remove_stale(cache_dir, stem, key)
+                partial = cache_dir / f"{stem}{key}.partial"
+                _fill(partial, entries, frames, size, problems, progress, desc=f"cache {split}")
+                _finish(partial, index, split, entries, frames, size, key, problems)
+                os.replace(partial, final)
         return cls(final)
 
     def __len__(self) -> int:
@@ -142,6 +144,20 @@ class ClipCache:
 
     def __repr__(self) -> str:
         return f"ClipCache({str(self.path)!r}, clips={tuple(self.clips.shape)})"
+
+
+@contextlib.contextmanager
+def _one_builder(cache_dir: Path):
+    """Hold an exclusive lock on the cache folder itself (no lock file to list or clean):
+    processes that build at once, such as the ranks of a torchrun job, take turns; the
+    later ones find the cache complete and open it."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(cache_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _remove_stale(cache_dir: Path, stem: str, key: str) -> None:
