@@ -40,7 +40,7 @@ from archspace.data.problems import ProblemLog
 from archspace.data.samplers import SegmentSampler
 from archspace.data.transforms import normalise, resize_short_side, to_tensor
 from archspace.errors import UserError
-from archspace.io import write_json_atomic
+from archspace.io import file_lock, write_json_atomic
 
 FORMAT = "archspace.clipcache/1"
 from archspace.cachedir import CACHE_DIRNAME  # noqa: E402  (one name for the folder)
@@ -120,11 +120,15 @@ class ClipCache:
         final = cache_dir / f"{stem}{key}"
         if (final / "meta.json").exists():
             return cls(final)
-        _remove_stale(cache_dir, stem, key)
-        partial = cache_dir / f"{stem}{key}.partial"
-        _fill(partial, entries, frames, size, problems, progress, desc=f"cache {split}")
-        _finish(partial, index, split, entries, frames, size, key, problems)
-        os.replace(partial, final)
+        # Processes that need the same cache at once (DDP ranks, parallel trials): one
+        # builds it while the others wait, then they open what it built.
+        with file_lock(cache_dir / f"{stem}{key}.lock"):
+            if not (final / "meta.json").exists():
+                _remove_stale(cache_dir, stem, key)
+                partial = cache_dir / f"{stem}{key}.partial"
+                _fill(partial, entries, frames, size, problems, progress, desc=f"cache {split}")
+                _finish(partial, index, split, entries, frames, size, key, problems)
+                os.replace(partial, final)
         return cls(final)
 
     def __len__(self) -> int:
@@ -150,7 +154,10 @@ def _remove_stale(cache_dir: Path, stem: str, key: str) -> None:
         return
     for old in cache_dir.iterdir():
         if old.name.startswith(stem) and not old.name.startswith(f"{stem}{key}"):
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)  # the lock file of an old key
 
 
 def _fill(partial: Path, entries, frames: int, size: int, problems: ProblemLog, progress: bool, desc: str):
