@@ -7,6 +7,8 @@ file, the old file's mode for one replaced, so colleagues can read shared runs.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -70,3 +72,17 @@ def read_user_text(path: str | Path, what: str, error: Type[UserError] = UserErr
         raise error(f"cannot read {what} file {str(path)!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise error(f"{what} file {str(path)!r} is not UTF-8 text") from None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """An exclusive lock on `path` (created if missing), held for the block: one process
+    builds a shared file or folder (a clip cache, the proxy data) while the others wait,
+    then reuse it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

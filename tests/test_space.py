@@ -378,7 +378,7 @@ def test_parse_duration(text, seconds):
 def test_synth_options_are_the_generators_own():
     from archspace.data.synth import generate
 
-    params = set(inspect.signature(generate).parameters) - {"out", "progress"}
+    params = set(inspect.signature(generate).parameters) - {"out", "progress", "workers"}
     assert set(SYNTH_OPTIONS) == params
 
 

@@ -21,8 +21,6 @@ listed in meta.json; short ones are padded by repeating frames.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -42,7 +40,7 @@ from archspace.data.problems import ProblemLog
 from archspace.data.samplers import SegmentSampler
 from archspace.data.transforms import normalise, resize_short_side, to_tensor
 from archspace.errors import UserError
-from archspace.io import write_json_atomic
+from archspace.io import file_lock, write_json_atomic
 
 FORMAT = "archspace.clipcache/1"
 from archspace.cachedir import CACHE_DIRNAME  # noqa: E402  (one name for the folder)
@@ -120,7 +118,11 @@ class ClipCache:
         cache_dir = Path(cache_dir) if cache_dir is not None else Path(root) / CACHE_DIRNAME
         stem = f"{split}-{frames}x{size}-"
         final = cache_dir / f"{stem}{key}"
-        with _one_builder(cache_dir):
+        if (final / "meta.json").exists():
+            return cls(final)
+        # Processes that need the same cache at once (DDP ranks, parallel trials): one
+        # builds it while the others wait, then they open what it built.
+        with file_lock(cache_dir / f"{stem}{key}.lock"):
             if not (final / "meta.json").exists():
                 _remove_stale(cache_dir, stem, key)
                 partial = cache_dir / f"{stem}{key}.partial"
@@ -146,27 +148,16 @@ class ClipCache:
         return f"ClipCache({str(self.path)!r}, clips={tuple(self.clips.shape)})"
 
 
-@contextlib.contextmanager
-def _one_builder(cache_dir: Path):
-    """Hold an exclusive lock on the cache folder itself (no lock file to list or clean):
-    processes that build at once, such as the ranks of a torchrun job, take turns; the
-    later ones find the cache complete and open it."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(cache_dir, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def _remove_stale(cache_dir: Path, stem: str, key: str) -> None:
     """Caches of the same split and settings with another key are out of date."""
     if not cache_dir.is_dir():
         return
     for old in cache_dir.iterdir():
         if old.name.startswith(stem) and not old.name.startswith(f"{stem}{key}"):
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)  # the lock file of an old key
 
 
 def _fill(partial: Path, entries, frames: int, size: int, problems: ProblemLog, progress: bool, desc: str):

@@ -7,8 +7,6 @@ Generated data and caches live under the archspace cache folder (`ARCHSPACE_CACH
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +14,7 @@ from pathlib import Path
 
 from archspace.cachedir import cache_root
 from archspace.errors import UserError
+from archspace.io import file_lock
 
 
 def synth_folder(options: dict) -> Path:
@@ -34,7 +33,10 @@ def resolve_proxy_data(data: str, synth_options: dict, progress: bool = True) ->
         with file_lock(folder.with_suffix(".lock")):
             manifest = folder / "synth.json"
             if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
-                generate(folder, progress=progress, workers=os.cpu_count() or 1, **synth_options)
+                per_class = (synth_options.get("videos_per_class") or 20) + (synth_options.get("val_videos_per_class") or 0)
+                # a process per core pays for itself from a few hundred videos on
+                workers = (os.cpu_count() or 1) if per_class * 15 >= 300 else 1
+                generate(folder, progress=progress, workers=workers, **synth_options)
         return folder
     folder = Path(data).expanduser().resolve()
     if not folder.is_dir():
@@ -50,16 +52,3 @@ def proxy_cache_dir(data: Path) -> Path:
     if root in data.parents:
         return data / ".archspace-cache"
     return root / "clips" / hashlib.sha256(str(data).encode()).hexdigest()[:10]
-
-
-@contextlib.contextmanager
-def file_lock(path: Path):
-    """An exclusive lock on `path` (created if missing), held for the block: one process
-    builds a clip cache while the others wait, then reuse it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -190,7 +190,10 @@ def _fit(plan: SearchPlan, searcher) -> None:
     tuner = tune.Tuner(
         tune.with_resources(run_trial, resources),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(plan), num_samples=-1,
-                                    max_concurrent_trials=plan.concurrency, reuse_actors=False,
+                                    # a finished trial's process (torch and archspace imported)
+                                    # trains the next one; Ray starts a fresh one where the old
+                                    # trial's thread is still running (a trial ASHA stopped)
+                                    max_concurrent_trials=plan.concurrency, reuse_actors=True,
                                     trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=f"tune-{attempt}", storage_path=str(plan.out / "ray"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0),

@@ -110,7 +110,7 @@ def train_spec(spec: TrialSpec):
 
 def prepare_caches(spec: TrialSpec) -> None:
     """Build this trial's clip caches, one process at a time (others wait, then reuse)."""
-    from archspace.search.data import file_lock
+    from archspace.io import file_lock
     from archspace.train.data import make_train_data
     from archspace.train.proxy import proxy_recipe
 
