@@ -64,10 +64,10 @@ def list_cache(folder: Path) -> list[CacheEntry]:
         return []
     entries = []
     for path in folder.iterdir():
-        what = next((text for prefix, text in _KINDS if path.name.startswith(prefix)), "")
         if path.name.endswith(".lock"):
-            what = "lock file"
-        elif path.name.endswith(".partial"):
+            continue  # an empty file that builders take turns on, not cached data
+        what = next((text for prefix, text in _KINDS if path.name.startswith(prefix)), "")
+        if path.name.endswith(".partial"):
             what = f"unfinished {what or 'build'} (resumed by the next build)"
         entries.append(CacheEntry(path.name, size_of(path), what))
     return sorted(entries, key=lambda e: (-e.bytes, e.name))
