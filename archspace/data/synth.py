@@ -47,6 +47,7 @@ import json
 import math
 import sys
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -391,11 +392,11 @@ def generate(
                 rel = f"videos/{vid}{suffix}" if layout == "ssv2" else f"{split}/{cls.name}/{vid}{suffix}"
                 jobs.append((split, ci, k, vid, rel))
 
-    tasks = [(split, ci, k, vid, rel, str(out), seed, frames, size, scene, codec) for split, ci, k, vid, rel in jobs]
+    make = partial(_make_video, out=str(out), seed=seed, frames=frames, size=size, scene=scene, codec=codec)
     records, written = [], 0
     with _pool(workers) as pool:
-        results = pool.map(_make_video, tasks, chunksize=8) if pool else map(_make_video, tasks)
-        for record, new_file in tqdm(results, total=len(tasks), desc="synth", unit="video", file=sys.stderr,
+        results = pool.map(make, jobs, chunksize=8) if pool else map(make, jobs)
+        for record, new_file in tqdm(results, total=len(jobs), desc="synth", unit="video", file=sys.stderr,
                                      disable=not progress):
             records.append(record)
             written += new_file
@@ -415,9 +416,10 @@ def generate(
             "skipped": len(jobs) - written}
 
 
-def _make_video(task: tuple) -> tuple[dict, int]:
-    """Render one video and write it unless its file exists: (manifest record, files written)."""
-    split, ci, k, vid, rel, out, seed, frames, size, scene, codec = task
+def _make_video(job: tuple, out: str, seed: int, frames: int, size: int, scene: str, codec: str) -> tuple[dict, int]:
+    """Render one video (`job`: split, class index, k, id, file) and write it unless its
+    file exists: (manifest record, files written)."""
+    split, ci, k, vid, rel = job
     rng = np.random.default_rng([seed, SPLITS.index(split), ci, k])
     path = Path(out) / rel
     # The scene is drawn even when skipping, so the manifest is the same either way.

@@ -33,10 +33,11 @@ def resolve_proxy_data(data: str, synth_options: dict, progress: bool = True) ->
         with file_lock(folder.with_suffix(".lock")):
             manifest = folder / "synth.json"
             if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
-                per_class = (synth_options.get("videos_per_class") or 20) + (synth_options.get("val_videos_per_class") or 0)
-                # a process per core pays for itself from a few hundred videos on
-                workers = (os.cpu_count() or 1) if per_class * 15 >= 300 else 1
-                generate(folder, progress=progress, workers=workers, **synth_options)
+                # a process per core pays for itself from a few hundred videos on (the
+                # space's synth options always hold both counts: defaults merged in)
+                videos = 15 * (synth_options["videos_per_class"] + synth_options["val_videos_per_class"])
+                generate(folder, progress=progress, workers=(os.cpu_count() or 1) if videos >= 300 else 1,
+                         **synth_options)
         return folder
     folder = Path(data).expanduser().resolve()
     if not folder.is_dir():

@@ -73,7 +73,6 @@ def train_spec(spec: TrialSpec):
     try:
         if spec.latency_cache:
             base["latency_ms"] = cached_latency(genome, spec.device, Path(spec.latency_cache))
-        prepare_caches(spec)
     except Exception as exc:  # noqa: BLE001 - a failed trial is a row, not a crash
         yield {**base, "failed": True, "error": _one_line(exc), "wall_s": time.perf_counter() - started}
         return
@@ -106,17 +105,6 @@ def train_spec(spec: TrialSpec):
     while (item := results.get()) is not None:
         yield item
     thread.join()
-
-
-def prepare_caches(spec: TrialSpec) -> None:
-    """Build this trial's clip caches, one process at a time (others wait, then reuse)."""
-    from archspace.io import file_lock
-    from archspace.train.data import make_train_data
-    from archspace.train.proxy import proxy_recipe
-
-    budget = spec.proxy_budget()
-    with file_lock(Path(spec.cache_dir) / ".build.lock"):
-        make_train_data(spec.data, proxy_recipe(budget), seed=spec.seed, use_cache=True, cache_dir=spec.cache_dir)
 
 
 def cached_latency(genome: Genome, device: str, folder: Path) -> float:
