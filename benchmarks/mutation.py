@@ -1,0 +1,199 @@
+"""Mutation testing as a benchmark: how many small wrong versions of five modules the tests catch.
+
+mutmut (the `mutation` extra) writes every mutant of a module (an operator, a number,
+a comparison, an argument changed) and runs that module's own test files against each.
+A mutant is killed when a test fails, survives when all pass. Not part of CI: a full
+run takes tens of minutes on one core.
+
+Prints one JSON object: per module, the test files used, mutants, killed, survived,
+no_tests (no test calls the mutated function: counted as survived in the ratio),
+timeout, suspicious, kill_ratio = killed / mutants, and every mutant not killed as
+{"line", "status", "from", "to"} (the original line and the mutated one).
+
+Each module runs in a copy of the repository (git's tracked and unignored files), so the
+work tree is never touched. Two things make the count honest:
+- mutmut skips decorated functions, and plan.py's block builders carry
+  `@lru_cache(...)`. In the copy, each such decorator line becomes a comment and
+  `name = lru_cache(...)(name)` is appended at the end of the file: the same function,
+  cached the same way, line numbers unchanged, and mutated like any other.
+- Each mutant runs in a process forked from mutmut's fork server, which has only
+  collected the tests (process_isolation = "forkserver"), so no cache filled by an
+  earlier run leaks in; benchmarks/mutation_plugin.py empties archspace's caches before
+  every test, so each test calls what it checks (and mutmut links it to those functions).
+
+usage: python benchmarks/mutation.py [--module plan ...] [--keep DIR]
+  --module  short names (plan, cost, evaluate, recipe, transforms); default: all five
+  --keep    build the copies under DIR and leave them there (then `cd DIR/<name> &&
+            python -m mutmut apply <mutant>` applies one mutant, to check it by hand)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Module -> the test files that own it (fast ones first: pytest stops at the first failure).
+MODULES = {
+    "plan": ("archspace/plan.py", ["tests/test_anchors.py", "tests/test_models.py", "tests/test_cost_reference.py",
+                                   "tests/test_cost_property.py"]),
+    "cost": ("archspace/cost.py", ["tests/test_cost_reference.py", "tests/test_cost_property.py"]),
+    "evaluate": ("archspace/train/evaluate.py", ["tests/test_train_judges.py"]),
+    "recipe": ("archspace/train/recipe.py", ["tests/test_train_judges.py"]),
+    "transforms": ("archspace/data/transforms.py", ["tests/test_data_transforms.py"]),
+}
+CACHE_DECORATOR = re.compile(r"^@(?:functools\.)?lru_cache(\(.*\))?\s*$")
+
+
+def copy_repository(dest: Path) -> None:
+    """The work tree as git sees it: tracked files and untracked ones it does not ignore."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def undecorate_caches(path: Path) -> list[str]:
+    """Move module-level `@lru_cache(...)` decorators after the file (see the docstring)."""
+    lines = path.read_text().splitlines()
+    wrapped = []
+    for i, line in enumerate(lines[:-1]):
+        match = CACHE_DECORATOR.match(line)
+        name = re.match(r"def (\w+)\(", lines[i + 1])
+        if match and name:
+            lines[i] = "# " + line + "  (applied at the end of the file: mutmut skips decorated functions)"
+            wrapped.append(f"{name.group(1)} = lru_cache{match.group(1) or ''}({name.group(1)})")
+    if wrapped:
+        if not re.search(r"^from functools import .*\blru_cache\b", "\n".join(lines), re.M):
+            wrapped.insert(0, "from functools import lru_cache")
+        path.write_text("\n".join(lines + ["", ""] + wrapped) + "\n")
+    return [w.split(" = ")[0] for w in wrapped if " = " in w]
+
+
+def configure(work: Path, module: str, tests: list[str]) -> None:
+    config = {
+        "source_paths": ["archspace/"],
+        "only_mutate": [module],
+        "also_copy": ["experiments/"],  # recipes are read from the repository
+        "pytest_add_cli_args_test_selection": tests,
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-p", "mutation_plugin"],
+        "process_isolation": "forkserver",
+        "use_git_change_detection": False,
+    }
+    body = "\n".join(f"{key} = {json.dumps(value)}" for key, value in config.items())
+    with open(work / "pyproject.toml", "a") as f:
+        f.write(f"\n[tool.mutmut]\n{body}\n")
+
+
+def run_mutmut(work: Path, log: Path) -> float:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "benchmarks"))  # the plugin; never the original package
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "1"], cwd=work, env=env,
+                              stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise SystemExit(f"mutmut failed in {work} (exit {proc.returncode}); see {log}")
+    return time.perf_counter() - start
+
+
+def function_lines(source: str) -> dict[str, int]:
+    """mutmut's mangled name (x_f, xǁClassǁmethod) -> line of its `def`."""
+    lines = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines[f"x_{node.name}"] = node.lineno
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    lines[f"xǁ{node.name}ǁ{item.name}"] = item.lineno
+    return lines
+
+
+def locate(work: Path, name: str, source: str, defs: dict[str, int]) -> dict:
+    """Line in the module and the changed line before/after, from `mutmut show`."""
+    diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, check=True,
+                          capture_output=True, text=True).stdout.splitlines()
+    removed = [line[1:] for line in diff if line.startswith("-") and not line.startswith("---")]
+    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
+    hunk = next(line for line in diff if line.startswith("@@"))
+    start = int(re.match(r"@@ -(\d+)", hunk).group(1))
+    body = [line for line in diff[diff.index(hunk) + 1:] if not line.startswith("+")]
+    offset = next(i for i, line in enumerate(body) if line.startswith("-"))
+    mangled = name.rpartition(".")[2].partition("__mutmut_")[0]
+    line = defs[mangled] + start - 1 + offset
+    assert source.splitlines()[line - 1].strip() == removed[0].strip(), (name, line, removed[0])
+    return {"line": line, "from": "\n".join(s.strip() for s in removed), "to": "\n".join(s.strip() for s in added)}
+
+
+def results(work: Path, module: str) -> dict:
+    from mutmut.stats import status_by_exit_code
+
+    meta = json.loads((work / "mutants" / (module + ".meta")).read_text())
+    statuses = {key: status_by_exit_code[code] for key, code in meta["exit_code_by_key"].items()}
+    source = (work / module).read_text()
+    defs = function_lines(source)
+    counts = {s: sum(v == s for v in statuses.values()) for s in ("killed", "survived", "no tests", "timeout",
+                                                                    "suspicious")}
+    others = len(statuses) - sum(counts.values())
+    not_killed = sorted(
+        (dict(locate(work, key, source, defs), status=status, mutant=key.rpartition(".")[2])
+         for key, status in statuses.items() if status != "killed"),
+        key=lambda m: (m["line"], m["mutant"]),
+    )
+    return {
+        "mutants": len(statuses),
+        "killed": counts["killed"],
+        "survived": counts["survived"],
+        "no_tests": counts["no tests"],
+        "timeout": counts["timeout"],
+        "suspicious": counts["suspicious"],
+        "other": others,
+        "kill_ratio": round(counts["killed"] / len(statuses), 4) if statuses else None,
+        "not_killed": not_killed,
+    }
+
+
+def measure(name: str, base: Path) -> dict:
+    module, tests = MODULES[name]
+    work = base / name
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    copy_repository(work)
+    cached = undecorate_caches(work / module)
+    configure(work, module, tests)
+    seconds = run_mutmut(work, base / f"{name}.log")
+    return {"module": module, "tests": tests, "undecorated_caches": cached, "seconds": round(seconds, 1),
+            **results(work, module)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", action="append", choices=list(MODULES), help="default: all five")
+    parser.add_argument("--keep", type=Path, help="build the copies here and leave them")
+    args = parser.parse_args()
+    names = args.module or list(MODULES)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        report = {name: measure(name, args.keep.resolve()) for name in names}
+    else:
+        with tempfile.TemporaryDirectory(prefix="archspace-mutation-") as tmp:
+            report = {name: measure(name, Path(tmp)) for name in names}
+    print(json.dumps({"tool": "mutmut", "modules": report}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
