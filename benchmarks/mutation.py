@@ -12,10 +12,12 @@ timeout, suspicious, kill_ratio = killed / mutants, and every mutant not killed 
 
 Each module runs in a copy of the repository (git's tracked and unignored files), so the
 work tree is never touched. Two things make the count honest:
-- mutmut skips decorated functions, and plan.py's block builders carry
-  `@lru_cache(...)`. In the copy, each such decorator line becomes a comment and
-  `name = lru_cache(...)(name)` is appended at the end of the file: the same function,
-  cached the same way, line numbers unchanged, and mutated like any other.
+- mutmut skips decorated functions: plan.py's block builders (`@lru_cache(...)`),
+  evaluate() and predict() (`@torch.no_grad()`), properties. In the copy, each such
+  decorator line becomes a comment and `name = decorator(name)` (`Class.name = ...` for
+  a method) is appended at the end of the file: the same functions, wrapped the same
+  way, line numbers unchanged, and mutated like any other. (@staticmethod and
+  @classmethod stay: mutmut mutates those.)
 - Each mutant runs in a process forked from mutmut's fork server, which has only
   collected the tests (process_isolation = "forkserver"), so no cache filled by an
   earlier run leaks in; benchmarks/mutation_plugin.py empties archspace's caches before
@@ -52,7 +54,6 @@ MODULES = {
     "recipe": ("archspace/train/recipe.py", ["tests/test_train_judges.py"]),
     "transforms": ("archspace/data/transforms.py", ["tests/test_data_transforms.py"]),
 }
-CACHE_DECORATOR = re.compile(r"^@(?:functools\.)?lru_cache(\(.*\))?\s*$")
 
 
 def copy_repository(dest: Path) -> None:
@@ -66,21 +67,33 @@ def copy_repository(dest: Path) -> None:
             shutil.copy2(src, dest / rel)
 
 
-def undecorate_caches(path: Path) -> list[str]:
-    """Move module-level `@lru_cache(...)` decorators after the file (see the docstring)."""
-    lines = path.read_text().splitlines()
+def undecorate(path: Path) -> list[str]:
+    """Move function decorators to the end of the file, where they wrap the same functions
+    (see the docstring). @staticmethod and @classmethod stay: mutmut handles those."""
+    source = path.read_text()
+    lines = source.splitlines()
     wrapped = []
-    for i, line in enumerate(lines[:-1]):
-        match = CACHE_DECORATOR.match(line)
-        name = re.match(r"def (\w+)\(", lines[i + 1])
-        if match and name:
-            lines[i] = "# " + line + "  (applied at the end of the file: mutmut skips decorated functions)"
-            wrapped.append(f"{name.group(1)} = lru_cache{match.group(1) or ''}({name.group(1)})")
+
+    def move(fn: ast.FunctionDef, owner: str) -> None:
+        names = [ast.get_source_segment(source, d) for d in fn.decorator_list]
+        if not names or names in (["staticmethod"], ["classmethod"]):
+            return
+        for d in fn.decorator_list:
+            for i in range(d.lineno - 1, d.end_lineno):
+                lines[i] = "# " + lines[i] + ("  (applied at the end of the file)" if i == d.lineno - 1 else "")
+        target = owner + fn.name
+        wrapped.append(f"{target} = " + "".join(f"{n}(" for n in names) + target + ")" * len(names))
+
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            move(node, "")
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    move(item, node.name + ".")
     if wrapped:
-        if not re.search(r"^from functools import .*\blru_cache\b", "\n".join(lines), re.M):
-            wrapped.insert(0, "from functools import lru_cache")
-        path.write_text("\n".join(lines + ["", ""] + wrapped) + "\n")
-    return [w.split(" = ")[0] for w in wrapped if " = " in w]
+        path.write_text("\n".join(lines + ["", "", "# Decorators moved here by benchmarks/mutation.py"] + wrapped) + "\n")
+    return wrapped
 
 
 def configure(work: Path, module: str, tests: list[str]) -> None:
@@ -173,10 +186,10 @@ def measure(name: str, base: Path) -> dict:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     copy_repository(work)
-    cached = undecorate_caches(work / module)
+    moved = undecorate(work / module)
     configure(work, module, tests)
     seconds = run_mutmut(work, base / f"{name}.log")
-    return {"module": module, "tests": tests, "undecorated_caches": cached, "seconds": round(seconds, 1),
+    return {"module": module, "tests": tests, "decorators_moved": moved, "seconds": round(seconds, 1),
             **results(work, module)}
 
 
