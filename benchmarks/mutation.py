@@ -51,7 +51,7 @@ MODULES = {
                                    "tests/test_cost_property.py"]),
     "cost": ("archspace/cost.py", ["tests/test_cost_reference.py", "tests/test_cost_property.py"]),
     "evaluate": ("archspace/train/evaluate.py", ["tests/test_train_judges.py"]),
-    "recipe": ("archspace/train/recipe.py", ["tests/test_train_judges.py"]),
+    "recipe": ("archspace/train/recipe.py", ["tests/test_train_judges.py", "tests/test_recipe.py"]),
     "transforms": ("archspace/data/transforms.py", ["tests/test_data_transforms.py"]),
 }
 
