@@ -93,3 +93,33 @@ def test_paper_head_needs_crop_at_least_train_crop():
 
     with pytest.raises(UserError, match=r"fixed 16x7x7 kernel .* lower the train crop to at most 160 \(--train-crop 160"):
         count(preset("vov3d_m").replace(crop=160, train_crop=224), "paper")
+
+
+def test_cost_units_and_dict():
+    cost = count(_genome("vov3d_m", 174, 16, 224))
+    assert cost.gflops == 5.107821952 and cost.mparams == 3.204286 and cost.counter == "fvcore"
+    d = cost.to_dict()
+    assert (d["params"], d["flops"], d["acts"], d["counter"]) == (3_204_286, 5_107_821_952, cost.acts, "fvcore")
+    assert d["stages"][0] == {"name": "stem", "params": cost.stages[0].params, "flops": cost.stages[0].flops,
+                              "acts": cost.stages[0].acts, "output": [20, 16, 112, 112]}
+    assert d["stages"][-1]["output"] == [174] and len(d["stages"]) == 6
+
+
+def test_unknown_counter_is_named():
+    from archspace import UserError
+    from archspace.cost import count_layers
+
+    for counter_fn in (count, count_layers):
+        with pytest.raises(UserError, match=r"^unknown counter 'flops'; choose from fvcore, paper$"):
+            counter_fn(preset("x3d_xs"), "flops")
+
+
+def test_a_cold_count_equals_a_warm_one():
+    from archspace import plan
+    from archspace.cost import _BLOCK_MEMO, clear_caches
+
+    warm = count(preset("vov3d_l"))
+    assert _BLOCK_MEMO and plan._tosa.cache_info().currsize > 0
+    clear_caches()
+    assert not _BLOCK_MEMO and plan._tosa.cache_info().currsize == plan._x3d_block.cache_info().currsize == 0
+    assert count(preset("vov3d_l")) == warm
