@@ -8,7 +8,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
 from archspace.train.device import init_runtime
-from archspace.train.evaluate import evaluate
+from archspace.train.evaluate import evaluate, predict
 from archspace.train.recipe import load_recipe, lr_at
 from lr_judge import torch_lrs
 
@@ -64,6 +64,60 @@ def test_evaluate_top5_with_fewer_than_five_classes_counts_every_video():
     result = evaluate(_Lookup(logits), dataset, 3, init_runtime())
     assert result.top5 == 1.0
     assert result.top1 == pytest.approx(MulticlassAccuracy(3, top_k=1, average="micro")(logits, labels).item())
+
+
+def _two_view_data(n: int = 30, classes: int = 7, seed: int = 1):
+    """Items of two views: view v of item i reads logits row 2i + v."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(2 * n, classes, generator=g) * 3
+    labels = torch.randint(0, classes, (n,), generator=g)
+    dataset = [(torch.stack([torch.full((1, 1, 1, 1), 2.0 * i), torch.full((1, 1, 1, 1), 2.0 * i + 1)]), int(y))
+               for i, y in enumerate(labels)]
+    # The judge's view average: the softmax of each view, then the mean of the two.
+    probs = logits.softmax(1).reshape(n, 2, classes).mean(1)
+    return logits, labels, dataset, probs
+
+
+def test_views_are_averaged_as_probabilities():
+    logits, labels, dataset, probs = _two_view_data()
+    result = evaluate(_Lookup(logits), dataset, 7, init_runtime(), batch_size=4)
+    top1 = MulticlassAccuracy(7, top_k=1, average="micro")(probs, labels).item()
+    top5 = MulticlassAccuracy(7, top_k=5, average="micro")(probs, labels).item()
+    assert 0 < top1 < top5 < 1
+    assert (result.top1, result.top5, result.videos) == (pytest.approx(top1), pytest.approx(top5), 30)
+    assert torch.equal(result.confusion, MulticlassConfusionMatrix(7)(probs, labels))
+    assert result.loss == pytest.approx(F.nll_loss(probs.log(), labels).item(), rel=1e-5)
+    # Averaging logits instead would differ: the two views disagree.
+    assert not torch.equal(probs.argmax(1), logits.reshape(30, 2, 7).mean(1).argmax(1))
+    assert torch.allclose(predict(_Lookup(logits), dataset, init_runtime(), batch_size=7), probs, atol=1e-6)
+
+
+def test_predict_gives_each_items_class_probabilities():
+    logits, labels = _tied_logits(n=11, classes=4)
+    dataset = [(torch.full((1, 1, 1, 1), float(i)), int(y)) for i, y in enumerate(labels)]
+    probs = predict(_Lookup(logits), dataset, init_runtime())  # batches of 4: 4 + 4 + 3
+    assert probs.shape == (11, 4) and torch.allclose(probs, logits.softmax(1), atol=1e-6)
+
+
+def test_evaluate_scores_only_its_share_and_an_empty_share():
+    logits, labels, dataset, probs = _two_view_data()
+    share = list(range(0, 30, 3))
+    result = evaluate(_Lookup(logits), dataset, 7, init_runtime(), batch_size=4, indices=share)
+    assert result.videos == 10
+    assert torch.equal(result.confusion, MulticlassConfusionMatrix(7)(probs[share], labels[share]))
+    assert result.to_dict() == {"top1": result.top1, "top5": result.top5, "loss": result.loss, "videos": 10}
+    empty = evaluate(_Lookup(logits), dataset, 7, init_runtime(), indices=[])
+    assert (empty.top1, empty.top5, empty.videos) == (0.0, 0.0, 0) and empty.loss != empty.loss  # nan
+    assert torch.equal(empty.confusion, torch.zeros(7, 7, dtype=torch.long))
+
+
+def test_a_label_of_probability_zero_costs_log_1e12_not_infinity(capsys):
+    # exp(-200) underflows to 0 in float32: the loss takes the clamped log(1e-12).
+    logits = torch.tensor([[200.0, 0.0], [0.0, 0.0]])
+    dataset = [(torch.full((1, 1, 1, 1), 0.0), 1), (torch.full((1, 1, 1, 1), 1.0), 1)]
+    result = evaluate(_Lookup(logits), dataset, 2, init_runtime(), progress=True)
+    assert result.loss == pytest.approx((-torch.tensor(1e-12).double().log().item() + 0.6931471805599453) / 2)
+    assert "eval" in capsys.readouterr().err  # the progress bar
 
 
 # ----------------------------------------------------------------------------- learning rate
