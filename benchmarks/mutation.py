@@ -23,10 +23,13 @@ work tree is never touched. Two things make the count honest:
   earlier run leaks in; benchmarks/mutation_plugin.py empties archspace's caches before
   every test, so each test calls what it checks (and mutmut links it to those functions).
 
-usage: python benchmarks/mutation.py [--module plan ...] [--keep DIR]
+usage: python benchmarks/mutation.py [--module plan ...] [--keep DIR] [--check MODULE:MUTANT ...]
   --module  short names (plan, cost, evaluate, recipe, transforms); default: all five
-  --keep    build the copies under DIR and leave them there (then `cd DIR/<name> &&
-            python -m mutmut apply <mutant>` applies one mutant, to check it by hand)
+  --keep    build the copies under DIR and leave them there
+  --check transforms:x_normalise__mutmut_7 ...   (with --keep DIR of an earlier run)
+            write each mutant (as `mutmut show` gives it) into its module in the copy, run
+            the module's test files in a fresh `python -m pytest` process, put the module
+            back, and print both verdicts
 """
 
 from __future__ import annotations
@@ -135,19 +138,28 @@ def function_lines(source: str) -> dict[str, int]:
     return lines
 
 
-def locate(work: Path, name: str, source: str, defs: dict[str, int]) -> dict:
-    """Line in the module and the changed line before/after, from `mutmut show`."""
+def mutant_diff(work: Path, name: str, source: str, defs: dict[str, int]) -> tuple[int, list[str], list[str]]:
+    """(first line in the module, its lines as they were, as the mutant has them), from
+    `mutmut show`, with the module's own indentation."""
     diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, check=True,
                           capture_output=True, text=True).stdout.splitlines()
-    removed = [line[1:] for line in diff if line.startswith("-") and not line.startswith("---")]
-    added = [line[1:] for line in diff if line.startswith("+") and not line.startswith("+++")]
-    hunk = next(line for line in diff if line.startswith("@@"))
-    start = int(re.match(r"@@ -(\d+)", hunk).group(1))
-    body = [line for line in diff[diff.index(hunk) + 1:] if not line.startswith("+")]
-    offset = next(i for i, line in enumerate(body) if line.startswith("-"))
+    hunk = next(i for i, line in enumerate(diff) if line.startswith("@@"))
+    start = int(re.match(r"@@ -(\d+)", diff[hunk]).group(1))
+    body = diff[hunk + 1:]
+    removed = [line[1:] for line in body if line.startswith("-")]
+    added = [line[1:] for line in body if line.startswith("+")]
+    offset = next(i for i, line in enumerate(line for line in body if not line.startswith("+")) if line.startswith("-"))
     mangled = name.rpartition(".")[2].partition("__mutmut_")[0]
     line = defs[mangled] + start - 1 + offset
-    assert source.splitlines()[line - 1].strip() == removed[0].strip(), (name, line, removed[0])
+    original = source.splitlines()[line - 1]
+    assert original.strip() == removed[0].strip(), (name, line, removed[0])
+    indent = " " * ((len(original) - len(original.lstrip())) - (len(removed[0]) - len(removed[0].lstrip())))
+    return line, [indent + r for r in removed], [indent + a for a in added]
+
+
+def locate(work: Path, name: str, source: str, defs: dict[str, int]) -> dict:
+    """Line in the module and the changed line before/after."""
+    line, removed, added = mutant_diff(work, name, source, defs)
     return {"line": line, "from": "\n".join(s.strip() for s in removed), "to": "\n".join(s.strip() for s in added)}
 
 
@@ -193,11 +205,44 @@ def measure(name: str, base: Path) -> dict:
             **results(work, module)}
 
 
+def check(base: Path, name: str, mutant: str) -> dict:
+    """Write one mutant into the module of a kept copy, run the module's test files in a
+    fresh process with plain pytest (no plugin, no fork server), and put the module back."""
+    from mutmut.stats import status_by_exit_code
+
+    module, tests = MODULES[name]
+    work = base / name
+    key = module[:-3].replace("/", ".") + "." + mutant
+    meta = json.loads((work / "mutants" / (module + ".meta")).read_text())
+    path = work / module
+    original = path.read_text()
+    line, removed, added = mutant_diff(work, key, original, function_lines(original))
+    lines = original.splitlines()
+    assert [x.strip() for x in lines[line - 1:line - 1 + len(removed)]] == [r.strip() for r in removed], mutant
+    path.write_text("\n".join(lines[:line - 1] + added + lines[line - 1 + len(removed):]) + "\n")
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests], cwd=work,
+                              env=dict(os.environ, PYTHONPATH=str(work)), capture_output=True, text=True)
+    finally:
+        path.write_text(original)
+    return {"mutant": mutant, "line": line, "from": [r.strip() for r in removed], "to": [a.strip() for a in added],
+            "mutmut": status_by_exit_code[meta["exit_code_by_key"][key]],
+            "by_hand": "killed" if proc.returncode != 0 else "survived", "pytest": proc.stdout.strip().splitlines()[-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", action="append", choices=list(MODULES), help="default: all five")
     parser.add_argument("--keep", type=Path, help="build the copies here and leave them")
+    parser.add_argument("--check", nargs="+", metavar="MODULE:MUTANT",
+                        help="with --keep, after a run: apply each mutant by hand and run its tests afresh")
     args = parser.parse_args()
+    if args.check:
+        if not args.keep:
+            parser.error("--check needs --keep DIR (the copies of an earlier run)")
+        checks = [check(args.keep.resolve(), *item.split(":", 1)) for item in args.check]
+        print(json.dumps({"checks": checks}, indent=1, ensure_ascii=False))
+        return
     names = args.module or list(MODULES)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
@@ -205,7 +250,7 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="archspace-mutation-") as tmp:
             report = {name: measure(name, Path(tmp)) for name in names}
-    print(json.dumps({"tool": "mutmut", "modules": report}, indent=1))
+    print(json.dumps({"tool": "mutmut", "modules": report}, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
