@@ -150,9 +150,13 @@ def mutant_diff(work: Path, name: str, source: str, defs: dict[str, int]) -> tup
     added = [line[1:] for line in body if line.startswith("+")]
     offset = next(i for i, line in enumerate(line for line in body if not line.startswith("+")) if line.startswith("-"))
     mangled = name.rpartition(".")[2].partition("__mutmut_")[0]
-    line = defs[mangled] + start - 1 + offset
-    original = source.splitlines()[line - 1]
-    assert original.strip() == removed[0].strip(), (name, line, removed[0])
+    # mutmut's copy of the function may start with comment lines above the `def`: take the
+    # line with this text nearest to where the hunk puts it.
+    guess = defs[mangled] + start - 1 + offset
+    lines = source.splitlines()
+    line = min((i + 1 for i, text in enumerate(lines) if text.strip() == removed[0].strip()),
+               key=lambda n: abs(n - guess))
+    original = lines[line - 1]
     indent = " " * ((len(original) - len(original.lstrip())) - (len(removed[0]) - len(removed[0].lstrip())))
     return line, [indent + r for r in removed], [indent + a for a in added]
 

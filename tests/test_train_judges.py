@@ -1,6 +1,8 @@
 """Libraries as judges of the training engine's numbers: torchmetrics for the accuracies
 of evaluate(), torch's own schedulers for the learning rate of every iteration."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -43,7 +45,7 @@ def test_evaluate_agrees_with_torchmetrics_on_tied_logits():
     tied_fifth = ((logits[torch.arange(len(labels)), labels] == fifth) & ((logits == fifth[:, None]).sum(1) > 1)).sum()
     assert tied_first >= 5 and tied_fifth >= 5
 
-    dataset = [(torch.full((1, 1, 1, 1), float(i)), int(y)) for i, y in enumerate(labels)]
+    dataset = [(torch.full((3, 1, 1, 1), float(i)), int(y)) for i, y in enumerate(labels)]  # RGB clips of 1 pixel
     result = evaluate(_Lookup(logits), dataset, classes, init_runtime(), batch_size=7)  # 7 does not divide 60
 
     top1 = MulticlassAccuracy(classes, top_k=1, average="micro")(logits, labels).item()
@@ -52,6 +54,7 @@ def test_evaluate_agrees_with_torchmetrics_on_tied_logits():
     assert result.top1 == pytest.approx(top1, abs=1e-6) and result.top5 == pytest.approx(top5, abs=1e-6)
     assert result.videos == 60
     assert torch.equal(result.confusion, MulticlassConfusionMatrix(classes)(logits, labels))
+    assert result.confusion.dtype == torch.long  # counts
     per_class = MulticlassAccuracy(classes, average=None)(logits, labels)
     assert result.per_class[:-1] == pytest.approx(per_class[:-1].tolist(), abs=1e-6)
     assert result.per_class[-1] is None  # class 8 has no video: no accuracy, not 0
@@ -71,7 +74,7 @@ def _two_view_data(n: int = 30, classes: int = 7, seed: int = 1):
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(2 * n, classes, generator=g) * 3
     labels = torch.randint(0, classes, (n,), generator=g)
-    dataset = [(torch.stack([torch.full((1, 1, 1, 1), 2.0 * i), torch.full((1, 1, 1, 1), 2.0 * i + 1)]), int(y))
+    dataset = [(torch.stack([torch.full((3, 1, 1, 1), 2.0 * i), torch.full((3, 1, 1, 1), 2.0 * i + 1)]), int(y))
                for i, y in enumerate(labels)]
     # The judge's view average: the softmax of each view, then the mean of the two.
     probs = logits.softmax(1).reshape(n, 2, classes).mean(1)
@@ -115,9 +118,12 @@ def test_a_label_of_probability_zero_costs_log_1e12_not_infinity(capsys):
     # exp(-200) underflows to 0 in float32: the loss takes the clamped log(1e-12).
     logits = torch.tensor([[200.0, 0.0], [0.0, 0.0]])
     dataset = [(torch.full((1, 1, 1, 1), 0.0), 1), (torch.full((1, 1, 1, 1), 1.0), 1)]
+    assert evaluate(_Lookup(logits), dataset, 2, init_runtime()).videos == 2
+    assert capsys.readouterr().err == ""  # no progress bar unless asked
     result = evaluate(_Lookup(logits), dataset, 2, init_runtime(), progress=True)
     assert result.loss == pytest.approx((-torch.tensor(1e-12).double().log().item() + 0.6931471805599453) / 2)
-    assert "eval" in capsys.readouterr().err  # the progress bar
+    bar = capsys.readouterr().err  # tqdm's: "eval: 100%|...| 1/1 [00:00<00:00, 9.87batch/s]"
+    assert re.search(r"(^|\r)eval: 100%.* 1/1 .*batch/s", bar), bar
 
 
 # ----------------------------------------------------------------------------- learning rate
