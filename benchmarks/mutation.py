@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
@@ -164,9 +165,12 @@ def function_lines(source: str) -> dict[str, int]:
 
 def mutant_diff(work: Path, name: str, source: str, defs: dict[str, int]) -> tuple[int, list[str], list[str]]:
     """(first line in the module, its lines as they were, as the mutant has them), from
-    `mutmut show`, with the module's own indentation."""
-    diff = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, check=True,
-                          capture_output=True, text=True).stdout.splitlines()
+    mutmut's diff of the mutant, with the module's own indentation."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant  # what `mutmut show` prints
+
+    module = name.rpartition(".")[0].replace(".", "/") + ".py"
+    with contextlib.chdir(work):
+        diff = get_diff_for_mutant(name, path=Path(module)).splitlines()
     hunk = next(i for i, line in enumerate(diff) if line.startswith("@@"))
     start = int(re.match(r"@@ -(\d+)", diff[hunk]).group(1))
     body = diff[hunk + 1:]
