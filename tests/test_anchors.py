@@ -192,3 +192,22 @@ def test_t_osa_module_layers_match_the_written_list(block, inter):
     assert [name for name, *_ in rows] == (["a", "a_bn", "a_relu"] + [n for n, *_ in MIDDLE[block, inter]]
                                            + ["b_bn", "b_swish", "c", "c_bn"])
     assert rows[0][2] == (24, 12, 1, 1, 1) and rows[-1][3] == (12, 4, 8, 12)
+
+
+@pytest.mark.parametrize("ratio,hidden", [(0.0625, 8), (0.25, 8), (0.5, 16)])
+def test_se_width_is_the_ratio_of_ci_rounded_to_8_and_only_on_even_modules(ratio, hidden):
+    # PySlowFast's rounding: nearest multiple of 8, at least 8: 24 x 0.5 = 12 -> 16, 24 x 0.25 = 6 -> 8.
+    tosa = build_model(_genome("d2p1d").replace(se_ratio=ratio, modules=3)).stage2.block0.branch
+    modules = [m.branch if isinstance(m, Residual) else m for m in tosa.layers]
+    assert [hasattr(m, "se") for m in modules] == [True, False, True]
+    assert tuple(modules[0].se.fc1.weight.shape) == (hidden, 24, 1, 1, 1)
+    assert tuple(modules[2].se.fc2.weight.shape) == (24, hidden, 1, 1, 1)
+
+
+def test_se_ratio_zero_leaves_every_se_out():
+    model = build_model(_genome("d2p1d").replace(se_ratio=0.0, modules=3))
+    assert not any(isinstance(m, SqueezeExcite) for m in model.modules())
+    with_se = build_model(_genome("d2p1d").replace(modules=3))
+    # Stage 2 has modules 0 and 2 with SE (Ci 24, hidden 8); stage 3 the same at Ci 48, hidden 8.
+    se_params = 2 * (24 * 8 * 2 + 24 + 8) + 2 * (48 * 8 * 2 + 48 + 8)
+    assert sum(p.numel() for p in with_se.parameters()) - sum(p.numel() for p in model.parameters()) == se_params

@@ -123,3 +123,10 @@ def test_a_cold_count_equals_a_warm_one():
     clear_caches()
     assert not _BLOCK_MEMO and plan._tosa.cache_info().currsize == plan._x3d_block.cache_info().currsize == 0
     assert count(preset("vov3d_l")) == warm
+
+
+def test_plan_names_a_bad_head_pool():
+    from archspace.plan import plan_network
+
+    with pytest.raises(ValueError, match=r"^head_pool must be 'global' or 'fixed'; got 'avg'$"):
+        plan_network(preset("x3d_xs"), head_pool="avg")
