@@ -211,3 +211,20 @@ def test_se_ratio_zero_leaves_every_se_out():
     # Stage 2 has modules 0 and 2 with SE (Ci 24, hidden 8); stage 3 the same at Ci 48, hidden 8.
     se_params = 2 * (24 * 8 * 2 + 24 + 8) + 2 * (48 * 8 * 2 + 48 + 8)
     assert sum(p.numel() for p in with_se.parameters()) - sum(p.numel() for p in model.parameters()) == se_params
+
+
+def test_head_layers_match_the_written_list():
+    # ARCHITECTURES.md's head: 1x1x1 conv to the head width, BN-ReLU, global pool, 1x1x1
+    # conv to the FC width (no BN), ReLU, dropout and the linear classifier.
+    head = build_model(_genome("d2p1d").replace(dropout=0.3)).head.eval()
+    rows = _describe(head[:6], torch.zeros(1, 24, 4, 2, 3))
+    assert rows == [
+        ("conv", "conv", (48, 24, 1, 1, 1), (48, 4, 2, 3)),
+        ("bn", "bn", (48,), (48, 4, 2, 3)),
+        ("relu", "relu", None, (48, 4, 2, 3)),
+        ("pool", "AdaptiveAvgPool3d", None, (48, 1, 1, 1)),
+        ("fc_conv", "conv", (16, 48, 1, 1, 1), (16, 1, 1, 1)),
+        ("fc_relu", "relu", None, (16, 1, 1, 1)),
+    ]
+    assert [name for name, _ in head.named_children()][6:] == ["classifier"]
+    assert head.classifier.dropout.p == 0.3 and tuple(head.classifier.fc.weight.shape) == (5, 16)

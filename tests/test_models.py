@@ -104,3 +104,17 @@ def test_cpu_channels_last_gives_the_same_logits_and_gradients():
             for fast, plain in zip(*results):
                 torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5 * plain.abs().max().item())
     assert not build_model(_tiny("x3d_s", block="bottleneck")).cpu_channels_last
+
+
+def test_vov3d_zeroes_only_each_t_osas_aggregation_bn():
+    # The released VoV3D code: the T-OSA's projection BN starts at 0; its modules' last BNs
+    # (and the shortcut's) start at 1, unlike X3D's blocks.
+    model = build_model(_tiny("vov3d_m_paper", depths=(1, 2, 1, 1), modules=3))
+    tosas = [m for m in model.modules() if isinstance(m, Aggregate)]
+    assert len(tosas) == 5
+    for tosa in tosas:
+        assert torch.all(tosa.project.bn.weight == 0)
+        branches = [m.branch if isinstance(m, Residual) else m for m in tosa.layers]
+        assert all(torch.all(b.c_bn.weight == 1) and torch.all(b.a_bn.weight == 1) for b in branches)
+    shortcuts = [m.shortcut for m in model.modules() if isinstance(m, Residual) and hasattr(m, "shortcut")]
+    assert len(shortcuts) == 4 and all(torch.all(s.bn.weight == 1) for s in shortcuts)
