@@ -45,11 +45,13 @@ def env(tmp_path):
         stop_recorded_ray(record.parent)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
     """A Ray cluster of two nodes (one CPU each), started once for the searches of this
     module that join a cluster with --address (the others start Ray themselves, as a user's
-    search does), and stopped at the end of the module."""
+    search does), and stopped at the end of the session. Session-wide: under xdist the
+    worker that runs the "ray-cluster" group also runs other modules' tests in between,
+    and a module fixture would be torn down and started again for each stretch."""
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
