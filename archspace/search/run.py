@@ -295,10 +295,7 @@ def _check_folder(space, out: Path, options: SearchOptions) -> None:
 
 
 def _settings(plan: SearchPlan, options: SearchOptions, name: str) -> dict:
-    import optuna
-    import ray
-    import torch
-
+    # Installed versions from package metadata: the driver never imports torch (3 s).
     from importlib.metadata import version
 
     return {
@@ -308,7 +305,7 @@ def _settings(plan: SearchPlan, options: SearchOptions, name: str) -> dict:
         "proxy_data": str(plan.data), "proxy_classes": plan.proxy_classes, "address": options.address,
         "storage": options.storage or f"sqlite:///{plan.out / STUDY_FILE}", "device": plan.device,
         "gpus_per_trial": plan.gpus_per_trial,
-        "versions": {"archspace": version("archspace"), "torch": torch.__version__, "ray": ray.__version__,
-                     "optuna": optuna.__version__, "python": platform.python_version()},
+        "versions": {**{name: version(name) for name in ("archspace", "torch", "ray", "optuna")},
+                     "python": platform.python_version()},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "host": platform.node()},
     }
