@@ -130,3 +130,17 @@ def test_plan_names_a_bad_head_pool():
 
     with pytest.raises(ValueError, match=r"^head_pool must be 'global' or 'fixed'; got 'avg'$"):
         plan_network(preset("x3d_xs"), head_pool="avg")
+
+
+def test_paper_head_error_names_kernel_map_and_the_largest_train_crop():
+    from archspace import UserError
+
+    with pytest.raises(UserError) as err:
+        count(preset("x3d_xs").replace(crop=96, train_crop=160), "paper")
+    assert str(err.value) == (
+        "the paper counter's head pools with a fixed 4x5x5 kernel (frames, train_crop/32), larger than the final "
+        "map 4x3x3 at this crop: lower the train crop to at most 96 (--train-crop 96, or --set train_crop=96)")
+    # One pixel less than the kernel fits: the map at crop 128 is 4x4, the kernel ceil(129/32) = 5.
+    with pytest.raises(UserError, match=r"fixed 4x5x5 kernel .* final map 4x4x4 .* at most 128 "):
+        count(preset("x3d_xs").replace(crop=128, train_crop=129), "paper")
+    assert count(preset("x3d_xs").replace(crop=128, train_crop=128), "paper").flops > 0
