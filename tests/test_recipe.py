@@ -124,3 +124,12 @@ def test_lr_at_fixed_points():
     # Warm-up over iterations wins over epochs while it lasts.
     both = Recipe(epochs=10, warmup_iters=10, warmup_epochs=5, warmup_start_lr=0.0, schedule="steps")
     assert [lr_at(both, 0.1, i, 1.0) for i in (0, 5, 10)] == pytest.approx([0.0, 0.5, 0.02])
+
+
+def test_a_yaml_error_without_a_problem_is_named_by_its_text(tmp_path):
+    # yaml's ReaderError (a character YAML forbids) has no `problem`: the message is the error's own text.
+    bad = tmp_path / "nul.yaml"
+    bad.write_text("epochs: \x00\n")
+    with pytest.raises(UserError, match=rf"^malformed recipe YAML in '{bad}': unacceptable character #x0000: "
+                                        r"special characters are not allowed\n  in \"<unicode string>\", position 8$"):
+        load_recipe(bad)
