@@ -166,4 +166,8 @@ def train_proxy(
     setup = TrainSetup(genome, recipe, epochs=budget.epochs, batch_size=budget.batch_size, seed=seed,
                        workers=workers, out=None, progress=False)
     runtime = init_runtime(device)
-    return train(setup, train_set, val_set, runtime, on_epoch_end=report)
+
+    def named(metrics: dict) -> None:  # per-class counts mean little without the class names
+        report({**metrics, "val_classes": classes})
+
+    return train(setup, train_set, val_set, runtime, on_epoch_end=named if report else None)

@@ -1,0 +1,225 @@
+"""`archspace experiment` as a user runs it: the shipped experiment files at --budget quick
+(real synthetic videos, real Ray Tune trainings on one shared cluster), a real SIGKILL
+and resume, the Table 1 and cost checks, and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from archspace import count
+from archspace.genome import Genome
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = REPO / "experiments"
+RESULT_COLUMNS = ["name", "proxy", "params", "flops", "params_m", "gflops", "paper_params_m", "paper_gflops",
+                  "paper_top1", "accuracy_mean", "accuracy_std", "order_tempo_accuracy_mean",
+                  "order_tempo_accuracy_std", "other_accuracy_mean", "other_accuracy_std", "seeds", "wall_s"]
+# One worker runs this module: its runs share one Ray cluster and one synthetic data set.
+pytestmark = pytest.mark.xdist_group("experiment")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A folder, the environment of an experiment process (its own cache folder), and a
+    Ray cluster the runs join with --address: Ray starts once for the module."""
+    from ray.cluster_utils import Cluster
+
+    folder = tmp_path_factory.mktemp("experiments")
+    env = dict(os.environ, ARCHSPACE_CACHE=str(folder / "cache"), PYTHONUNBUFFERED="1")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    try:
+        yield folder, env, cluster.address
+    finally:
+        cluster.shutdown()
+
+
+def experiment(*args, env, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "archspace", "experiment", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def table6(work):
+    """The quick path of table6.yaml with 2 seeds, run once for the checks below."""
+    folder, env, address = work
+    out = folder / "table6"
+    started = time.monotonic()
+    proc = experiment(str(EXPERIMENTS / "table6.yaml"), "--budget", "quick", "--seeds", "2", "--address", address,
+                      "--out", str(out), env=env, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc, time.monotonic() - started
+
+
+def test_table6_quick_writes_the_results_columns_and_exact_costs(table6):
+    out, proc, _ = table6
+    results = pd.read_csv(out / "results.csv")
+    assert results.columns.tolist() == RESULT_COLUMNS
+    assert results["name"].tolist()[:2] == ["(a) bottleneck", "(b) R(2+1)D"] and len(results) == 7
+    assert (results["seeds"] == 2).all() and (results["proxy"] == "proxy").all()
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 14 and set(trials["state"]) == {"complete"} and (trials["epochs"] == 1).all()
+    for r in results.to_dict("records"):
+        rows = trials[trials["name"] == r["name"]]
+        genome = Genome.from_dict(json.loads(rows["genome"].iloc[0]))
+        cost = count(genome, "paper")  # the experiment's convention, at the paper's input
+        assert (r["params"], r["flops"]) == (cost.params, cost.flops)
+        assert (genome.frames, genome.crop, genome.train_crop, genome.classes) == (16, 256, 224, 174)
+        assert r["accuracy_mean"] == pytest.approx(rows["accuracy"].mean())
+        assert r["accuracy_std"] == pytest.approx(rows["accuracy"].std(ddof=1))
+        assert r["order_tempo_accuracy_mean"] == pytest.approx(rows["order_tempo_accuracy"].mean())
+    published = results.set_index("name")
+    assert (published.loc["(e) D(2+1)D", "paper_params_m"], published.loc["(e) D(2+1)D", "paper_gflops"]) == (3.3, 5.7)
+    assert published.loc["(a) bottleneck", "paper_top1"] == 47.1
+    assert proc.stdout.startswith("# Table 6")  # results.md, printed
+
+
+def test_the_split_comes_from_the_same_evaluation_as_the_accuracy(table6):
+    from archspace.data.synth import PAIRED_CLASSES
+
+    trials = pd.read_csv(table6[0] / "trials.csv")
+    for r in trials.to_dict("records"):
+        per_class = json.loads(r["per_class"])
+        assert len(per_class) == 15 and all(videos == 2 for _, videos in per_class.values())
+        hits = {name: h for name, (h, _) in per_class.items()}
+        assert r["accuracy"] == pytest.approx(sum(hits.values()) / 30)
+        paired = sum(hits[c] for c in PAIRED_CLASSES)
+        assert r["order_tempo_accuracy"] == pytest.approx(paired / 24)
+        assert r["other_accuracy"] == pytest.approx((sum(hits.values()) - paired) / 6)
+
+
+def test_table6_results_md_has_the_paper_beside_ours_and_computed_orderings(table6):
+    out = table6[0]
+    md = (out / "results.md").read_text()
+    results = pd.read_csv(out / "results.csv").set_index("name")
+    assert "| (e) D(2+1)D | 3.3" in md and "| 5.7 x 6 | 48.1 |" in md
+    # every published cost figure of Table 6 is what ours prints truncated
+    assert "14 of 14 published cost figures are what ours prints truncated to 1 decimal" in md
+    line = next(x for x in md.splitlines() if x.startswith("- **(e) D(2+1)D** vs **(c) dw-bottleneck**"))
+    e, c = results.loc["(e) D(2+1)D", "accuracy_mean"], results.loc["(c) dw-bottleneck", "accuracy_mean"]
+    assert "the paper has (e) D(2+1)D ahead (48.1 vs 46.9)" in line
+    overall = line.split("Ours overall: ")[1].split("Ours on the")[0]
+    if e != c:
+        assert (" - agrees with the paper" in overall) == (e > c)
+    assert f"{100 * e:.1f} vs {100 * c:.1f}" in overall
+    report = (out / "report.html").read_text()
+    assert report.count('"state":"complete"') == 14
+    settings = json.loads((out / "experiment.json").read_text())
+    assert settings["status"] == "finished" and settings["budget"] == "quick" and settings["seeds"] == 2
+
+
+def _trained_labels(out: Path, attempt: int) -> set[str]:
+    """The pair labels Ray trained in one attempt (its trial folders: LABEL-<trial id>)."""
+    folder = out / "ray" / f"tune-{attempt}"
+    return {p.name.rsplit("-", 1)[0] for p in folder.iterdir() if p.is_dir()} if folder.exists() else set()
+
+
+def test_proxy_fidelity_quick_survives_a_kill_and_resumes_without_training_a_pair_twice(work):
+    folder, env, address = work
+    out = folder / "fidelity"
+    args = [str(EXPERIMENTS / "proxy_fidelity.yaml"), "--budget", "quick", "--address", address, "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "archspace", "experiment", *args], cwd=folder, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ((out / "trials.csv").exists() and len(pd.read_csv(out / "trials.csv")) >= 1):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = pd.read_csv(out / "trials.csv")
+    finished = before[before["state"] == "complete"]
+    assert 1 <= len(finished) < 32
+    first = _trained_labels(out, 0)
+    resumed = experiment(*args, "--resume", env=env, cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    after = pd.read_csv(out / "trials.csv")
+    assert len(after) == 32 and set(after["state"]) == {"complete"} and after["key"].is_unique
+    kept = after.set_index("key").loc[finished["key"]]
+    for column in ("accuracy", "accuracy_by_epoch", "per_class", "wall_s", "genome"):
+        assert kept[column].tolist() == finished[column].tolist()
+    # never trained twice: no pair finished before the kill is in the resumed run's trainings
+    labels = {f"{int(r['trial']):03d}" for r in finished.to_dict("records")}
+    again = {label[:3] for label in _trained_labels(out, 1)}
+    assert first and again and not labels & again
+    assert len(again) == 32 - len(finished)
+    # the fidelity figures are computed from results.csv's numbers
+    from scipy.stats import kendalltau
+
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 16 and set(results["proxy"]) == {"default", "long"}
+    default = results[results["proxy"] == "default"].set_index("name")["accuracy_mean"]
+    long = results[results["proxy"] == "long"].set_index("name")["accuracy_mean"].loc[default.index]
+    tau = kendalltau(default, long).statistic
+    md = (out / "results.md").read_text()
+    if tau == tau:
+        assert f"- `default` (seed mean) vs `long`: Kendall tau {tau:+.2f}" in md
+    assert "Seed-to-seed spread" in md and "Verdict: " in md
+
+
+def test_table1_formulas_and_the_cost_model_agree(tmp_path):
+    from archspace.experiment.run import ExperimentOptions, run_experiment
+    from archspace.experiment.spec import load_experiment
+
+    result = run_experiment(load_experiment(EXPERIMENTS / "table1.yaml"), ExperimentOptions(out=str(tmp_path / "t1")))
+    df = result.results
+    assert len(df) == 25 and df["agree"].all()
+    row = df[(df["block"] == "d2p1d") & (df["C"] == 48)].iloc[0]
+    # C (t + k^2) = 48 * 12 weights, each applied at all 56 * 56 * 16 positions
+    assert (row["params"], row["flops"]) == (576, 576 * 56 * 56 * 16)
+    strided = df[(df["block"] == "d1p2d") & (df["s"] == 2) & (df["C"] == 96)].iloc[0]
+    # D(1+2)D's temporal conv runs before the stride: C (s^2 t + k^2) HWT / s^2
+    assert strided["flops"] == 96 * (4 * 3 + 9) * 28 * 28 * 16 // 4
+    assert "25 of 25 rows agree exactly" in (tmp_path / "t1" / "results.md").read_text()
+
+
+def test_table5_cost_check_names_the_rows_that_differ_and_why():
+    from archspace.experiment.spec import load_experiment
+    from archspace.experiment.tables import cost_check
+
+    lines = cost_check(load_experiment(EXPERIMENTS / "table5.yaml"))
+    text = "\n".join(lines)
+    assert lines[0] == "## Cost check against the published figures"
+    flagged = [x for x in lines if x.startswith("- ")]
+    assert flagged, text
+    for x in flagged:  # each names a row, ours, the paper's figure and the difference
+        assert "ours " in x and ("only when rounded" in x or "the paper " in x)
+    assert any(x.startswith("- X3D-L, GFLOPs") for x in flagged), text
+
+
+@pytest.mark.parametrize("content,message", [
+    ("space: ../nope.yaml\ngenomes: [{name: a}]\n", "cannot read space file"),
+    ("space: {space}\ngenomes: [{name: a, set: [block=bogus]}]\n", "genomes[0]: block"),
+    ("space: {space}\ngenomes: [{name: a}, {name: a}]\n", "genomes[1].name: duplicate name 'a'"),
+    ("space: {space}\ngenomes: [{name: a}]\nbudgets: {full: {p: {epochs: 0}}}\n", "proxy.epochs: must be an integer >= 1"),
+    ("space: {space}\ngenomes: [{name: a}]\ncolour: red\n", "colour: unknown key"),
+    ("space: {space}\ngenomes: [{name: a}]\ncompare: [[a, b]]\n", "compare[0]: must be two different genome names"),
+])
+def test_bad_experiment_files_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, content, message):
+    from archspace.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(content.replace("{space}", str(REPO / "search_spaces" / "table6.yaml")))
+    assert main(["experiment", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(path) in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_needs_a_run_and_a_run_is_not_overwritten(tmp_path):
+    table1 = str(EXPERIMENTS / "table1.yaml")
+    proc = experiment(table1, "--resume", "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path)
+    assert proc.returncode == 2 and "holds no experiment to resume" in proc.stderr
+    assert experiment(table1, "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path).returncode == 0
+    proc = experiment(table1, "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path)
+    assert proc.returncode == 2 and "already holds a run" in proc.stderr
