@@ -103,7 +103,7 @@ def _setup(exp, budget: str, summary: dict) -> list[str]:
         data = (f"synthetic benchmark, {synth['videos_per_class']} training and {synth['val_videos_per_class']} "
                 f"validation videos per class, {synth['frames']} frames at {synth['size']} px, scene "
                 f"{synth.get('scene', 'standard')}" if synth else summary.get("proxy_data"))
-        out.append(f"Proxy `{name}`: {p['epochs']} epochs at {p['frames']} x {p['crop']}^2 (scaled with each "
+        out.append(f"Proxy `{name}`: {p['epochs']} epoch(s) at {p['frames']} x {p['crop']}^2 (scaled with each "
                    f"genome's input), width x{p['width']}, batch {p['batch_size']}, base lr {p['base_lr']}, "
                    f"recipe {p['recipe']}; data: {data}.")
     classes = summary.get("proxy_classes")
@@ -286,8 +286,9 @@ def ordering(exp, results) -> list[str]:
             spread = max(s for s in (ra[f"{split}_std"], rb[f"{split}_std"], 0.0) if s is not None and s == s)
             gap = 100 * abs(ma - mb)
             noise = ("larger than" if gap > 100 * spread else "within") + f" the seed spread (std up to {100 * spread:.1f})"
-            verdict = "" if not sign else (" - agrees with the paper" if ours == sign else " - disagrees with the paper")
-            if split == "accuracy" and sign:
+            verdict = "" if not sign else " - does not separate them" if not ours else \
+                " - agrees with the paper" if ours == sign else " - disagrees with the paper"
+            if split == "accuracy" and sign and ours:
                 total += 1
                 agree += ours == sign
             leader = a if ours > 0 else b
@@ -295,7 +296,7 @@ def ordering(exp, results) -> list[str]:
                          + (f"{leader} ahead by {gap:.1f} points" if ours else "level") + f", {noise}{verdict}.")
         lines.append(" ".join(parts))
     if total:
-        lines.append(f"\nOverall accuracy orders {agree} of {total} pairs as the paper does.")
+        lines.append(f"\nOverall accuracy orders {agree} of the {total} pairs it separates as the paper does.")
     tau = _paper_tau(first)
     if tau is not None:
         lines.append(f"Kendall's tau between the paper's top-1 and our overall accuracy over the "

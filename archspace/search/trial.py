@@ -87,9 +87,9 @@ def train_spec(spec: TrialSpec):
         history.append(m["val_top1"])
         results.put({**base, "accuracy": m["val_top1"], "epoch": m["epoch"], "accuracy_by_epoch": list(history),
                      "val_top5": m["val_top5"], "train_loss": m["train_loss"],
-                     # hits and videos of each class, by name, from the same evaluation
-                     "per_class": {name: [hits, videos] for name, hits, videos in
-                                   zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])},
+                     # [class, hits, videos] of each class, from the same evaluation (a list: Ray Tune
+                     # flattens the dicts of a result before a Searcher sees them)
+                     "per_class": [list(c) for c in zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])],
                      "wall_s": time.perf_counter() - started})
 
     def work() -> None:
@@ -155,5 +155,5 @@ def outcome(result: Optional[dict], error: bool, epochs: int) -> tuple[str, dict
     attrs = {"accuracy": result.get("accuracy"), "accuracy_by_epoch": result.get("accuracy_by_epoch", []),
              "epochs": done, "wall_s": result.get("wall_s"), "node": result.get("node"),
              "error": result.get("error") or None, "latency_ms": result.get("latency_ms"),
-             "per_class": result.get("per_class")}
+             "per_class": {name: [hits, videos] for name, hits, videos in result.get("per_class") or []}}
     return state, attrs
