@@ -254,3 +254,16 @@ def test_resume_needs_a_run_and_a_run_is_not_overwritten(tmp_path):
     assert experiment(table1, "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path).returncode == 0
     proc = experiment(table1, "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path)
     assert proc.returncode == 2 and "already holds a run" in proc.stderr
+
+
+def test_a_second_run_takes_every_finished_training_from_the_cache(table6, work):
+    folder, env, address = work
+    out = folder / "table6-again"
+    proc = experiment(str(EXPERIMENTS / "table6.yaml"), "--budget", "quick", "--seeds", "2", "--address", address,
+                      "--out", str(out), env=env, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "14 done or cached, 0 to train" in proc.stderr and not (out / "ray").exists()
+    first, again = pd.read_csv(table6[0] / "trials.csv"), pd.read_csv(out / "trials.csv")
+    assert (again["source"] == "cache").all()
+    for column in ("key", "accuracy", "per_class", "order_tempo_accuracy", "flops"):
+        assert again[column].tolist() == first[column].tolist()

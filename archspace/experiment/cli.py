@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from archspace.cli_args import add_address_argument
+
 _EXAMPLE = """examples:
   archspace experiment experiments/table6.yaml                    # 3 seeds at the full proxy budget
   archspace experiment experiments/table6.yaml --budget quick     # tiny data, 1 epoch: minutes
@@ -28,7 +30,7 @@ def register(sub, name: str) -> None:
                    help="full (default): the file's proxies; quick: tiny data, one epoch, for a smoke run")
     p.add_argument("--resume", action="store_true", help="continue the run in the run folder")
     p.add_argument("--concurrency", type=int, default=2, help="trainings at once (default 2)")
-    p.add_argument("--address", help="join an existing Ray cluster (HEAD_IP:6379) instead of starting one")
+    add_address_argument(p)
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/NAME, runs/NAME-quick for --budget quick)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda (one GPU per training)")
     p.set_defaults(run=_run)

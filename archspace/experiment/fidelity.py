@@ -102,20 +102,25 @@ def fidelity_section(exp, trials) -> list[str]:
 
 
 def verdict(f: dict, results: dict) -> str:
-    """What the numbers say: how strong the default proxy's agreement is, and which
-    measured alternative agrees better."""
-    main = f["proxies"][0]
+    """What the numbers say: how strongly the first proxy's ranking (seed mean) agrees with
+    the reference's, and what each measured alternative changes: one seed instead of the
+    mean of the seeds, and the experiment's other proxies."""
+    main, ref = f["proxies"][0], f["reference"]
     tau = results[main]["tau"]
-    text = f"Verdict: the `{main}` proxy's ranking agrees {strength(tau)}ly with the `{f['reference']}` ranking" \
-        if tau is not None else f"Verdict: the `{main}` proxy's agreement could not be measured"
-    text = text.replace("not measurablely", "not measurably")
-    others = {k: v["tau"] for k, v in results.items() if k != main and v["tau"] is not None}
-    if tau is None or not others:
-        return text + "."
-    best = max(others, key=others.get)
-    if others[best] > tau:
-        return (text + f" (tau {tau:+.2f}). Of the alternatives measured, `{best}` agrees best (tau "
-                f"{others[best]:+.2f}); " + ("averaging seeds already is the default's figure, so a longer or "
-                                             "larger proxy is what helps." if "seed" in best else
-                                             f"use it where the tighter ranking is worth its cost."))
-    return text + f" (tau {tau:+.2f}); no measured alternative agrees better (best: `{best}`, tau {others[best]:+.2f})."
+    if tau is None:
+        return f"Verdict: the `{main}` proxy's agreement with `{ref}` could not be measured (too few results)."
+    text = (f"Verdict: the `{main}` proxy's ranking (mean of the seeds) agrees {strength(tau)}ly with `{ref}`'s "
+            f"(tau {tau:+.2f}).")
+    singles = [v["tau"] for k, v in results.items() if k.startswith(f"{main}, seed") and v["tau"] is not None]
+    if len(singles) > 1:
+        single = float(np.mean(singles))
+        text += (f" One seed alone gives tau {single:+.2f} on average: averaging {len(singles)} seeds "
+                 + (f"improves it by {tau - single:+.2f}." if tau > single else "does not improve it."))
+    for proxy in f["proxies"][1:]:
+        other = results[proxy]["tau"]
+        if other is not None:
+            text += f" The `{proxy}` proxy gives tau {other:+.2f}, " + ("better." if other > tau else "no better.")
+    if strength(tau) == "weak":
+        text += (" Weak: read a front found with this proxy as a hint, and confirm it with more seeds or a "
+                 "longer proxy before full training.")
+    return text

@@ -124,8 +124,9 @@ def run_experiment(exp: Experiment, options: ExperimentOptions = ExperimentOptio
         cache_result(pair.key, row)
         _write_table(out, rows)
         if options.progress:
-            _say(f"[{time.monotonic() - t0:.0f} s] {len(trained_now)}/{len(todo)} trained: {pair.entry.name}, proxy {pair.proxy}, "
-                 f"seed {pair.seed}: {state}, accuracy {row['accuracy'] if row['accuracy'] is not None else '-'}")
+            accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+            _say(f"[{time.monotonic() - t0:.0f} s] {len(trained_now)}/{len(todo)} trained: {pair.entry.name}, "
+                 f"proxy {pair.proxy}, seed {pair.seed}: {state}, accuracy {accuracy}")
 
     _write_table(out, rows)
     interrupted = False

@@ -256,9 +256,11 @@ def _fidelity(raw: Any, full: dict) -> Optional[dict]:
     no_unknown(raw, ("reference", "proxies", "bootstrap"), "fidelity")
     reference, proxies = raw.get("reference"), raw.get("proxies")
     if reference not in full:
-        raise SpaceError("fidelity.reference", f"must name a proxy of budgets.full ({', '.join(full)}); got {show(reference)}")
+        raise SpaceError("fidelity.reference",
+                         f"must name a proxy of budgets.full ({', '.join(full)}); got {show(reference)}")
     if not isinstance(proxies, list) or not proxies or any(p not in full or p == reference for p in proxies):
-        raise SpaceError("fidelity.proxies", f"must list proxies of budgets.full other than {reference}; got {show(proxies)}")
+        raise SpaceError("fidelity.proxies",
+                         f"must list proxies of budgets.full other than {reference}; got {show(proxies)}")
     return {"reference": reference, "proxies": list(proxies),
             "bootstrap": integer(raw.get("bootstrap", 2000), "fidelity.bootstrap", 10)}
 

@@ -72,7 +72,7 @@ def write_results(exp, out: Path, trials, budget: str, summary: dict):
 
 def results_markdown(exp, results, trials, budget: str, summary: dict) -> str:
     lines = [f"# {exp.title}", ""]
-    lines += _setup(exp, budget, summary) + [""]
+    lines += _setup(exp, budget, summary, trials) + [""]
     for proxy in dict.fromkeys(results["proxy"]):
         rows = results[results["proxy"] == proxy]
         if results["proxy"].nunique() > 1:
@@ -88,7 +88,7 @@ def results_markdown(exp, results, trials, budget: str, summary: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _setup(exp, budget: str, summary: dict) -> list[str]:
+def _setup(exp, budget: str, summary: dict, trials) -> list[str]:
     t = exp.space.target
     views = exp.paper.get("views")
     out = [f"Published figures: {exp.paper.get('source', 'the VoV3D paper')}"
@@ -112,7 +112,8 @@ def _setup(exp, budget: str, summary: dict) -> list[str]:
     out.append(f"Trainings: {summary.get('trainings')} ({counts.get('complete', 0)} complete, {counts.get('failed', 0)} "
                f"failed){f'; chance is {100 / classes:.1f} %' if classes else ''}. Wall time "
                f"{wall:.0f} s for this run ({train:.0f} s of training in it, {summary.get('concurrency')} at a time); "
-               f"rows from earlier runs or the cache keep their own wall_s in trials.csv."
+               f"the {len(trials)} trainings of the table took {float(trials['wall_s'].fillna(0).sum()):.0f} s "
+               "in all (their wall_s in trials.csv, summed; some may come from an earlier run or the cache)."
                if wall is not None else "")
     return [line for line in out if line]
 
@@ -248,7 +249,8 @@ def _explain(exp, entry, label: str, value_of, ours: float, published: float) ->
             return text + (f"Counted with {what} it is {value:.4f}, which prints {published:g} {how}; but that "
                            f"convention prints {sum(table)} of the table's {len(table)} published figures "
                            f"(ours: {sum(ours_ok)}), so it does not explain the table: the paper's figure for this "
-                           "row matches no single convention we know." + (f" Also tried: {'; '.join(tried)}." if tried else ""))
+                           "row matches no single convention we know."
+                           + (f" Also tried: {'; '.join(tried)}." if tried else ""))
         if how:
             return text + (f"Counted with {what} it is {value:.4f}, which prints {published:g} {how}: the paper "
                            "likely counted this row at that input.")
