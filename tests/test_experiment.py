@@ -267,3 +267,26 @@ def test_a_second_run_takes_every_finished_training_from_the_cache(table6, work)
     assert (again["source"] == "cache").all()
     for column in ("key", "accuracy", "per_class", "order_tempo_accuracy", "flops"):
         assert again[column].tolist() == first[column].tolist()
+
+
+def test_ordering_sentences_follow_the_numbers():
+    from archspace.experiment.tables import RESULT_COLUMNS as COLUMNS, ordering
+
+    assert COLUMNS == RESULT_COLUMNS
+
+    def row(name, top1, acc, std, paired):
+        return {"name": name, "proxy": "p", "gflops": 5.0, "paper_top1": top1, "accuracy_mean": acc,
+                "accuracy_std": std, "order_tempo_accuracy_mean": paired, "order_tempo_accuracy_std": 0.01}
+
+    results = pd.DataFrame([row("a", 48.1, 0.30, 0.01, 0.20), row("b", 46.9, 0.20, 0.02, 0.25),
+                            row("c", 47.0, 0.1 + 0.2, 0.01, 0.20), row("d", 45.0, 0.4, 0.2, None)])
+    exp = type("E", (), {"compare": [("a", "b"), ("a", "c"), ("d", "a")]})
+    lines = ordering(exp, results)
+    ab, ac, da = lines[:3]
+    assert "the paper has a ahead (48.1 vs 46.9)" in ab
+    assert "Ours overall: 30.0 vs 20.0, a ahead by 10.0 points, larger than the seed spread (std up to 2.0) - agrees" in ab
+    assert "order/tempo-pair classes: 20.0 vs 25.0, b ahead by 5.0 points" in ab and ab.endswith("disagrees with the paper.")
+    assert "Ours overall: 30.0 vs 30.0, level" in ac and "does not separate them" in ac  # 0.1 + 0.2 is 0.3 here
+    assert "d ahead by 10.0 points, within the seed spread (std up to 20.0) - disagrees" in da
+    assert "order/tempo-pair classes: not measured" in da
+    assert "Overall accuracy orders 1 of the 2 pairs it separates as the paper does." in lines

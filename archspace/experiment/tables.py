@@ -284,7 +284,7 @@ def ordering(exp, results) -> list[str]:
             if ma is None or mb is None or ma != ma or mb != mb:
                 parts.append(f"Ours {what}: not measured.")
                 continue
-            ours = (ma > mb) - (ma < mb)
+            ours = 0 if abs(ma - mb) < 1e-9 else (1 if ma > mb else -1)  # equal counts: level, not float noise
             spread = max(s for s in (ra[f"{split}_std"], rb[f"{split}_std"], 0.0) if s is not None and s == s)
             gap = 100 * abs(ma - mb)
             noise = ("larger than" if gap > 100 * spread else "within") + f" the seed spread (std up to {100 * spread:.1f})"
@@ -298,7 +298,7 @@ def ordering(exp, results) -> list[str]:
                          + (f"{leader} ahead by {gap:.1f} points" if ours else "level") + f", {noise}{verdict}.")
         lines.append(" ".join(parts))
     if total:
-        lines.append(f"\nOverall accuracy orders {agree} of the {total} pairs it separates as the paper does.")
+        lines += ["", f"Overall accuracy orders {agree} of the {total} pairs it separates as the paper does."]
     tau = _paper_tau(first)
     if tau is not None:
         lines.append(f"Kendall's tau between the paper's top-1 and our overall accuracy over the "
