@@ -12,6 +12,7 @@ from archspace.analysis.report import write_compare, write_report
 from report_helpers import TRIALS, XSS, make_run
 
 CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.xdist_group("browser")  # one worker starts the browser, once
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):

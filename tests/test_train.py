@@ -21,6 +21,10 @@ from lr_judge import torch_lrs
 
 TINY = dict(depths=(1, 1, 1, 1), frames=4, crop=32, train_crop=32)
 
+# One worker runs this module (make test uses pytest-xdist): its data and its trained run
+# are module fixtures, built once rather than once per worker.
+pytestmark = pytest.mark.xdist_group("train")
+
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
@@ -108,9 +112,25 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model"].values() if v.is_floating_point())
 
 
-def run_cli(*args, env=None):
+def run_cli(*args):
+    """The `archspace` command, run in this process: the same code as a user's process
+    without importing torch again per call (tests/test_cli.py runs the real entry point)."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from archspace.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def run_process(*args):
+    """The `archspace` command as a process of its own (what its stderr shows a user)."""
     return subprocess.run([sys.executable, "-m", "archspace", *map(str, args)], capture_output=True, text=True,
-                          timeout=600, env=env)
+                          timeout=600)
 
 
 def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
@@ -127,7 +147,7 @@ def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
     short = sorted((root / "train").rglob("*.mp4"))[3]
     write_numbered(short, 2)
     out = tmp_path / "run"
-    proc = run_cli("train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", root, "--frames", 4,
+    proc = run_process("train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", root, "--frames", 4,
                    "--crop", 32, "--epochs", 2, "--batch-size", 8, "--workers", 2, "--out", out)
     assert proc.returncode == 0, proc.stderr
     for path in [*broken, short]:
@@ -139,7 +159,7 @@ def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
          ("padded", short.name)])
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert metrics["epoch"] == 2 and metrics["val_videos"] == 15
-    proc = run_cli("eval", "--checkpoint", out / "checkpoint.pt", "--data", root, "--clips", 2, "--crops", 3, "--json")
+    proc = run_process("eval", "--checkpoint", out / "checkpoint.pt", "--data", root, "--clips", 2, "--crops", 3, "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["videos"] == 15 and 0 <= result["top1"] <= result["top5"] <= 1
