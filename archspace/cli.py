@@ -28,6 +28,7 @@ VERBS: dict[str, str] = {
     "space": "archspace.search.cli:register_space",
     "search": "archspace.search.cli:register_search",
     "export": "archspace.search.cli:register_export",
+    "experiment": "archspace.experiment.cli:register",
     "plot": "archspace.analysis.cli:register_plot",
     "compare": "archspace.analysis.cli:register_compare",
     "cache": "archspace.cache_cli:register",

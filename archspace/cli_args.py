@@ -96,3 +96,8 @@ def check_at_least(args: argparse.Namespace, minimums: dict[str, int]) -> None:
         value = getattr(args, name, None)
         if value is not None and value < minimum:
             raise UserError(f"--{name.replace('_', '-')} must be >= {minimum}; got {value}")
+
+
+def add_address_argument(p: argparse.ArgumentParser) -> None:
+    """--address: verbs that train through Ray (search, experiment) join a cluster with it."""
+    p.add_argument("--address", help="join an existing Ray cluster (HEAD_IP:6379) instead of starting one")

@@ -21,7 +21,21 @@ from dataclasses import asdict, dataclass
 
 from archspace.errors import UserError
 from archspace.genome import Genome
-from archspace.plan import BN, SE, Act, Aggregate, Classifier, Conv, Node, Pool, Residual, Seq, plan_network
+from archspace.plan import (
+    BN,
+    SE,
+    Act,
+    Aggregate,
+    Classifier,
+    Conv,
+    Node,
+    Pool,
+    Residual,
+    Seq,
+    middle_conv,
+    middle_settings,
+    plan_network,
+)
 
 COUNTERS = ("fvcore", "paper")
 Shape = tuple[int, ...]  # (C, T, H, W), or (classes,) after the classifier
@@ -270,3 +284,15 @@ def _pool(p: Pool, shape: Shape) -> Shape:
             f"{32 * min(h, w)} (--train-crop {32 * min(h, w)}, or --set train_crop={32 * min(h, w)})"
         )
     return (c, t - kt + 1, h - kh + 1, w - kw + 1)
+
+
+def count_middle_conv(block: str, channels: int, frames: int, height: int, width: int, t: int = 3,
+                      stride: int = 1, inter: str = "none", counter: str = "paper") -> tuple[int, int]:
+    """(params, FLOPs) of one module's middle conv (the paper's Table 1: a C x T x H x W
+    input, C output channels, temporal kernel t, spatial stride), from the same plan the
+    builder reads."""
+    if counter not in COUNTERS:
+        raise UserError(f"unknown counter {counter!r}; choose from {', '.join(COUNTERS)}")
+    node = Seq(middle_conv(channels, stride, middle_settings(block, inter, t)))
+    params, flops, _, _ = _Walker(0 if counter == "paper" else 2).walk(node, (channels, frames, height, width))
+    return params, flops

@@ -129,6 +129,11 @@ def _mid(g: Genome) -> _Mid:
     return _Mid(g.block, g.inter, g.temporal_kernel, g.se_ratio)
 
 
+def middle_settings(block: str, inter: str = "none", t: int = 3) -> _Mid:
+    """What `middle_conv` needs to plan one middle conv on its own (Table 1 of the paper)."""
+    return _Mid(block, inter, t, 0.0)
+
+
 def _stem(cin: int, cout: int, t: int) -> Seq:
     return Seq(
         (

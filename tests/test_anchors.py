@@ -1,10 +1,11 @@
-"""Outside anchors for the architecture: the paper's Table 1 and layer lists written here.
+"""Outside anchors for the architecture: the paper's Table 1 and layer lists.
 
 The property tests compare the analytical count with fvcore on a model built from the
 same plan, so a wrong plan is invisible to them. These hold the built network to facts
 taken from the paper (shared/reference/vov3d-paper.md, Table 1) and from
-shared/reference/ARCHITECTURES.md, written out here by hand, never derived from
-archspace.plan.
+shared/reference/ARCHITECTURES.md, written out by hand (Table 1's formulas once, in
+archspace/experiment/table1.py, which `archspace experiment experiments/table1.yaml`
+prints), never derived from archspace.plan.
 """
 
 import pytest
@@ -13,27 +14,9 @@ from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
 from archspace import build_model
+from archspace.experiment.table1 import paper_formula as table1  # the paper's Table 1, written from the paper
 from archspace.genome import Genome
 from archspace.models.blocks import Residual, SqueezeExcite
-
-K = 3  # spatial kernel of every middle conv
-
-
-def table1(block: str, c: int, t: int, s: int, h: int, w: int, frames: int) -> tuple[int, int]:
-    """(params, FLOPs) of the middle conv, Table 1 of the paper, for a C x T x H x W input."""
-    hwt = h * w * frames
-    if block == "bottleneck":
-        return c * c * t * K * K, c * c * t * K * K * hwt // s**2
-    if block == "r2plus1d":
-        return c * c * (t + K * K), c * c * (t + K * K) * hwt // s**2
-    if block == "dw":
-        return c * t * K * K, c * t * K * K * hwt // s**2
-    if block == "d1p2d":
-        return c * (t + K * K), c * (s * s * t + K * K) * hwt // s**2
-    if block == "d2p1d":
-        return c * (t + K * K), c * (t + K * K) * hwt // s**2
-    raise AssertionError(block)
-
 
 def between_bn(block: str, inter: str, c: int, s: int, h: int, w: int, frames: int) -> tuple[int, int]:
     """What `inter` adds: BN-ReLU brings a BN on the tensor between the two convs, 2C

@@ -22,6 +22,7 @@ LAYERS = [
     ("archspace.train",),
     ("archspace.analysis",),
     ("archspace.search",),
+    ("archspace.experiment",),  # an experiment runs genomes through the search's machinery
     ("archspace.genome_cli", "archspace.cache_cli", "archspace.cli", "archspace.__main__", "archspace"),
 ]
 # Analysis sits below search (search prints fronts with it) and reads only a trials table:

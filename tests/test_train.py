@@ -216,6 +216,10 @@ def test_proxy_trainable_reports_every_epoch_from_the_cache(synth):
                           report=seen.append, seed=2)
     assert [m["epoch"] for m in seen] == [1, 2] and metrics == seen[-1]
     assert metrics["val_videos"] == 15 and 0 <= metrics["val_top1"] <= 1
+    # per class, named, from the same evaluation (an experiment splits accuracy with these)
+    assert len(metrics["val_classes"]) == len(metrics["val_class_hits"]) == len(metrics["val_class_videos"])
+    assert sum(metrics["val_class_videos"]) == 15
+    assert sum(metrics["val_class_hits"]) == round(metrics["val_top1"] * 15)
     picked = stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)
     assert len(picked) == 5 and sorted({[0, 0, 0, 0, 1, 1, 2, 2, 2, 2][i] for i in picked}) == [0, 1, 2]
     assert picked == stratified_indices([0, 0, 0, 0, 1, 1, 2, 2, 2, 2], 0.5, seed=0)

@@ -140,10 +140,12 @@ def run_objectives(run: str | Path) -> dict:
 
 
 def run_settings(run: str | Path) -> dict:
-    """search.json of a run folder (settings, counts, wall time, machine), or {} without one."""
-    path = Path(run) / "search.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """search.json of a run folder (settings, counts, wall time, machine), or an
+    experiment's experiment.json (the same keys), or {} without either."""
+    for name in ("search.json", "experiment.json"):
+        try:
+            data = json.loads((Path(run) / name).read_text())
+        except (OSError, ValueError):
+            continue
+        return data if isinstance(data, dict) else {}
+    return {}

@@ -7,6 +7,8 @@ import argparse
 import json
 import sys
 
+from archspace.cli_args import add_address_argument
+
 
 _SEARCH_EXAMPLE = """examples:
   archspace search --space search_spaces/vov3d.yaml
@@ -61,7 +63,7 @@ def register_search(sub, name: str) -> None:
     p.add_argument("--time-budget", help="stop launching trials after this long, e.g. 15m, 2h (running ones finish)")
     p.add_argument("--seed", type=int, help="sampler and training seed (default: the space's)")
     p.add_argument("--data", metavar="DIR", help="proxy data folder (default: the space's proxy.data; 'synth' generates it)")
-    p.add_argument("--address", help="join an existing Ray cluster (HEAD_IP:6379) instead of starting one")
+    add_address_argument(p)
     p.add_argument("--storage", help="Optuna storage: an RDB URL (default sqlite:///runs/NAME/study.db) or a journal file (.log)")
     p.add_argument("--scheduler", choices=("asha", "none"), help="early stopping of weak trials (default: the space's)")
     p.add_argument("--resume", action="store_true", help="continue the search in the run folder (after Ctrl-C or a kill)")

@@ -93,12 +93,13 @@ class SearchPlan:
         classes = read_layout(self.data).classes
         self.proxy_classes = len(self.budget.get("classes") or classes)
 
-    def spec(self, genome: Genome, **extra) -> TrialSpec:
+    def spec(self, genome: Genome, seed: Optional[int] = None, **extra) -> TrialSpec:
+        """What a worker needs to train `genome` on this proxy (with `seed`, default the plan's)."""
         frames, crop = self.space.proxy_input(genome)
         latency = str(cache_root() / "latency") if "latency_ms" in self.objectives else None
         return TrialSpec(genome=genome.to_dict(), proxy_frames=frames, proxy_crop=crop, budget=self.budget,
-                         data=str(self.data), cache_dir=str(self.cache_dir), seed=self.seed, device=self.device,
-                         latency_cache=latency, **extra)
+                         data=str(self.data), cache_dir=str(self.cache_dir), seed=self.seed if seed is None else seed,
+                         device=self.device, latency_cache=latency, **extra)
 
     def key(self, spec: TrialSpec) -> str:
         budget = dict(spec.budget, frames=spec.proxy_frames, crop=spec.proxy_crop)

@@ -34,10 +34,11 @@ from archspace.analysis.report import write_report
 from archspace.errors import UserError
 from archspace.io import write_json_atomic, write_text_atomic
 from archspace.search import table as T
-from archspace.search.cluster import start_ray, stop_recorded_ray
+from archspace.search.cluster import stop_recorded_ray
 from archspace.search.plan import SearchOptions, SearchPlan, parse_duration  # noqa: F401 - the public API
 from archspace.search.references import cached_references
 from archspace.search.searcher import make_scheduler, make_searcher
+from archspace.search.tune import run_trials
 
 STUDY_FILE = "study.db"
 
@@ -150,18 +151,8 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
                       f"{plan.sampler} sampler, scheduler {plan.scheduler}; proxy {plan.budget['epochs']} epochs "
                       f"at {space.proxy.frames} x {space.proxy.crop}^2 on {plan.data}; "
                       f"{len(missing)} reference(s) to train -> {out}")
-    interrupted = False
-    own_ray = start_ray(out, options.address)
-    try:
-        _fit(plan, searcher)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        import ray
-
-        ray.shutdown()
-        if own_ray:
-            stop_recorded_ray(out)
+    interrupted = run_trials(out, options.address, searcher, plan.concurrency, plan.gpus_per_trial,
+                             make_scheduler(plan))
     if interrupted:
         reconcile(study, plan)
     df = write_outputs(plan, study, out)
@@ -176,37 +167,6 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     if len(df):  # runs/NAME/report.html, what `archspace plot` writes
         write_report(out)
     return SearchResult(out, df, interrupted, summary)
-
-
-def _fit(plan: SearchPlan, searcher) -> None:
-    """Run the trials with Ray Tune until the searcher says FINISHED (Ctrl-C raises
-    KeyboardInterrupt out of it)."""
-    from ray import tune
-
-    from archspace.search.trial import run_trial
-
-    resources = {"cpu": 1, "gpu": plan.gpus_per_trial}
-    attempt = len(list((plan.out / "ray").glob("tune-*"))) if (plan.out / "ray").exists() else 0
-    tuner = tune.Tuner(
-        tune.with_resources(run_trial, resources),
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=make_scheduler(plan), num_samples=-1,
-                                    # a finished trial's process (torch and archspace imported)
-                                    # trains the next one; Ray starts a fresh one where the old
-                                    # trial's thread is still running (a trial ASHA stopped)
-                                    max_concurrent_trials=plan.concurrency, reuse_actors=True,
-                                    trial_dirname_creator=_trial_dirname),
-        run_config=tune.RunConfig(name=f"tune-{attempt}", storage_path=str(plan.out / "ray"), verbose=0,
-                                  failure_config=tune.FailureConfig(max_failures=0),
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
-    )
-    tuner.fit()
-
-
-def _trial_dirname(trial) -> str:
-    """Ray's default folder name lists the whole config; the preset or Optuna number says more."""
-    config = trial.config
-    label = config.get("preset") if config.get("kind") == "reference" else f"trial-{config.get('number')}"
-    return f"{label}-{trial.trial_id}"
 
 
 def reconcile(study, plan: SearchPlan) -> int:
@@ -294,18 +254,24 @@ def _check_folder(space, out: Path, options: SearchOptions) -> None:
         raise UserError(f"{str(out)!r} already holds a search: pass --resume to continue it, or choose another --name/--out")
 
 
-def _settings(plan: SearchPlan, options: SearchOptions, name: str) -> dict:
-    # Installed versions from package metadata: the driver never imports torch (3 s).
+def environment() -> dict:
+    """Versions and machine, as search.json (and experiment.json) record them. Versions
+    come from package metadata: the driver never imports torch (3 s)."""
     from importlib.metadata import version
 
+    return {
+        "versions": {**{name: version(name) for name in ("archspace", "torch", "ray", "optuna")},
+                     "python": platform.python_version()},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "host": platform.node()},
+    }
+
+
+def _settings(plan: SearchPlan, options: SearchOptions, name: str) -> dict:
     return {
         "name": name, "space": str(plan.space.path), "trials": plan.trials, "concurrency": plan.concurrency,
         "seed": plan.seed, "sampler": plan.sampler, "scheduler": plan.scheduler,
         "time_budget_s": plan.time_budget_s, "objectives": plan.objectives, "proxy_budget": plan.budget,
         "proxy_data": str(plan.data), "proxy_classes": plan.proxy_classes, "address": options.address,
         "storage": options.storage or f"sqlite:///{plan.out / STUDY_FILE}", "device": plan.device,
-        "gpus_per_trial": plan.gpus_per_trial,
-        "versions": {**{name: version(name) for name in ("archspace", "torch", "ray", "optuna")},
-                     "python": platform.python_version()},
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "host": platform.node()},
+        "gpus_per_trial": plan.gpus_per_trial, **environment(),
     }

@@ -12,6 +12,7 @@ from archspace.errors import UserError
 from archspace.search.plan import SearchPlan
 from archspace.search.references import save_reference
 from archspace.search.table import is_search_trial
+from archspace.search.trial import RESULT_FIELDS, outcome
 
 
 def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
@@ -112,21 +113,10 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
 
         def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False):
             kind, who, key = self.running.pop(trial_id)
-            result = dict(result or {})
-            if error:
-                result.update(failed=True, error=result.get("error") or "the trial's process died (see Ray's log)")
-            epochs_done = int(result.get("epoch") or 0)
-            if result.get("failed"):
-                state = TrialState.FAIL
-            elif epochs_done < plan.budget["epochs"]:
-                state = TrialState.PRUNED
-            else:
-                state = TrialState.COMPLETE
-            attrs = {"accuracy": result.get("accuracy"), "accuracy_by_epoch": result.get("accuracy_by_epoch", []),
-                     "epochs": epochs_done, "wall_s": result.get("wall_s"), "node": result.get("node"),
-                     "error": result.get("error") or None, "latency_ms": result.get("latency_ms")}
+            state_name, attrs = outcome(result, error, plan.budget["epochs"])
+            state = {"failed": TrialState.FAIL, "pruned": TrialState.PRUNED, "complete": TrialState.COMPLETE}[state_name]
             if kind == "reference":
-                save_reference(plan, who, key, state, attrs)
+                save_reference(plan, who, key, state_name, attrs)
             else:
                 self.running_keys.pop(key, None)
                 self._settle(who, state, attrs)
@@ -137,8 +127,7 @@ def make_searcher(plan: SearchPlan, study, pending_refs: list[str], progress):
             progress(self)
 
         def _settle(self, trial, state, attrs: dict, reused_from: Optional[int] = None) -> None:
-            keep = {k: v for k, v in attrs.items() if k in ("accuracy", "accuracy_by_epoch", "epochs", "wall_s",
-                                                               "node", "error", "latency_ms")}
+            keep = {k: v for k, v in attrs.items() if k in RESULT_FIELDS}
             if reused_from is not None:
                 keep.update(reused_from=reused_from, wall_s=0.0)
             for k, v in keep.items():

@@ -34,6 +34,7 @@ class TrialSpec:
     number: Optional[int] = None  # the Optuna trial number
     preset: Optional[str] = None  # reference rows
     latency_cache: Optional[str] = None  # measure forward latency at the target, cached per genome
+    label: Optional[str] = None  # names the trial's folder (experiments: one per genome, proxy and seed)
 
     def to_config(self) -> dict:
         return dict(self.__dict__)
@@ -86,6 +87,9 @@ def train_spec(spec: TrialSpec):
         history.append(m["val_top1"])
         results.put({**base, "accuracy": m["val_top1"], "epoch": m["epoch"], "accuracy_by_epoch": list(history),
                      "val_top5": m["val_top5"], "train_loss": m["train_loss"],
+                     # [class, hits, videos] of each class, from the same evaluation (a list: Ray Tune
+                     # flattens the dicts of a result before a Searcher sees them)
+                     "per_class": [list(c) for c in zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])],
                      "wall_s": time.perf_counter() - started})
 
     def work() -> None:
@@ -133,3 +137,23 @@ def _node_id() -> str:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
+
+
+# What a finished trial keeps: the fields of its last report (and per-class counts).
+RESULT_FIELDS = ("accuracy", "accuracy_by_epoch", "epochs", "wall_s", "node", "error", "latency_ms", "per_class")
+
+
+def outcome(result: Optional[dict], error: bool, epochs: int) -> tuple[str, dict]:
+    """(state, attrs) of a trial from its last report: "failed" when it raised or its
+    process died, "pruned" when it stopped before `epochs` (ASHA), else "complete";
+    attrs holds RESULT_FIELDS. The search and experiments settle trials with this."""
+    result = dict(result or {})
+    if error:
+        result.update(failed=True, error=result.get("error") or "the trial's process died (see Ray's log)")
+    done = int(result.get("epoch") or 0)
+    state = "failed" if result.get("failed") else "pruned" if done < epochs else "complete"
+    attrs = {"accuracy": result.get("accuracy"), "accuracy_by_epoch": result.get("accuracy_by_epoch", []),
+             "epochs": done, "wall_s": result.get("wall_s"), "node": result.get("node"),
+             "error": result.get("error") or None, "latency_ms": result.get("latency_ms"),
+             "per_class": {name: [hits, videos] for name, hits, videos in result.get("per_class") or []}}
+    return state, attrs

@@ -140,6 +140,9 @@ def train(
             "val_top5": val.top5,
             "val_loss": val.loss,
             "val_videos": val.videos,
+            # per class (index = label): the order/tempo-pair split of an experiment reads these
+            "val_class_hits": val.confusion.diag().tolist(),
+            "val_class_videos": val.confusion.sum(1).tolist(),
             "train_clips_per_s": totals[2].item() / train_time,
             "epoch_s": time.perf_counter() - started,
         }

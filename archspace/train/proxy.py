@@ -137,7 +137,8 @@ def train_proxy(
 ) -> dict:
     """Train `genome` on `data` within `budget`; `report(metrics)` after every epoch.
 
-    Returns the last epoch's metrics (val_top1, val_top5, train_loss, ...). The genome's
+    Returns the last epoch's metrics (val_top1, val_top5, train_loss, per-class val_class_hits and
+    val_class_videos, val_classes naming them, ...). The genome's
     frames, crop and classes are set from the budget and the data set (or the budget's
     class subset).
     """
@@ -166,4 +167,9 @@ def train_proxy(
     setup = TrainSetup(genome, recipe, epochs=budget.epochs, batch_size=budget.batch_size, seed=seed,
                        workers=workers, out=None, progress=False)
     runtime = init_runtime(device)
-    return train(setup, train_set, val_set, runtime, on_epoch_end=report)
+
+    def named(metrics: dict) -> dict:  # per-class counts (val_class_hits, ...) need the class names
+        return {**metrics, "val_classes": classes}
+
+    last = train(setup, train_set, val_set, runtime, on_epoch_end=(lambda m: report(named(m))) if report else None)
+    return named(last)

@@ -1,0 +1,292 @@
+"""`archspace experiment` as a user runs it: the shipped experiment files at --budget quick
+(real synthetic videos, real Ray Tune trainings on one shared cluster), a real SIGKILL
+and resume, the Table 1 and cost checks, and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from archspace import count
+from archspace.genome import Genome
+
+REPO = Path(__file__).resolve().parents[1]
+EXPERIMENTS = REPO / "experiments"
+RESULT_COLUMNS = ["name", "proxy", "params", "flops", "params_m", "gflops", "paper_params_m", "paper_gflops",
+                  "paper_top1", "accuracy_mean", "accuracy_std", "order_tempo_accuracy_mean",
+                  "order_tempo_accuracy_std", "other_accuracy_mean", "other_accuracy_std", "seeds", "wall_s"]
+# One worker runs this module: its runs share one Ray cluster and one synthetic data set.
+pytestmark = pytest.mark.xdist_group("experiment")
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A folder, the environment of an experiment process (its own cache folder), and a
+    Ray cluster the runs join with --address: Ray starts once for the module."""
+    from ray.cluster_utils import Cluster
+
+    folder = tmp_path_factory.mktemp("experiments")
+    env = dict(os.environ, ARCHSPACE_CACHE=str(folder / "cache"), PYTHONUNBUFFERED="1")
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    try:
+        yield folder, env, cluster.address
+    finally:
+        cluster.shutdown()
+
+
+def experiment(*args, env, cwd, timeout=300):
+    return subprocess.run([sys.executable, "-m", "archspace", "experiment", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def table6(work):
+    """The quick path of table6.yaml with 2 seeds, run once for the checks below."""
+    folder, env, address = work
+    out = folder / "table6"
+    started = time.monotonic()
+    proc = experiment(str(EXPERIMENTS / "table6.yaml"), "--budget", "quick", "--seeds", "2", "--address", address,
+                      "--out", str(out), env=env, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc, time.monotonic() - started
+
+
+def test_table6_quick_writes_the_results_columns_and_exact_costs(table6):
+    out, proc, _ = table6
+    results = pd.read_csv(out / "results.csv")
+    assert results.columns.tolist() == RESULT_COLUMNS
+    assert results["name"].tolist()[:2] == ["(a) bottleneck", "(b) R(2+1)D"] and len(results) == 7
+    assert (results["seeds"] == 2).all() and (results["proxy"] == "proxy").all()
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 14 and set(trials["state"]) == {"complete"} and (trials["epochs"] == 1).all()
+    for r in results.to_dict("records"):
+        rows = trials[trials["name"] == r["name"]]
+        genome = Genome.from_dict(json.loads(rows["genome"].iloc[0]))
+        cost = count(genome, "paper")  # the experiment's convention, at the paper's input
+        assert (r["params"], r["flops"]) == (cost.params, cost.flops)
+        assert (genome.frames, genome.crop, genome.train_crop, genome.classes) == (16, 256, 224, 174)
+        assert r["accuracy_mean"] == pytest.approx(rows["accuracy"].mean())
+        assert r["accuracy_std"] == pytest.approx(rows["accuracy"].std(ddof=1))
+        assert r["order_tempo_accuracy_mean"] == pytest.approx(rows["order_tempo_accuracy"].mean())
+    published = results.set_index("name")
+    assert (published.loc["(e) D(2+1)D", "paper_params_m"], published.loc["(e) D(2+1)D", "paper_gflops"]) == (3.3, 5.7)
+    assert published.loc["(a) bottleneck", "paper_top1"] == 47.1
+    assert proc.stdout.startswith("# Table 6")  # results.md, printed
+
+
+def test_the_split_comes_from_the_same_evaluation_as_the_accuracy(table6):
+    from archspace.data.synth import PAIRED_CLASSES
+
+    trials = pd.read_csv(table6[0] / "trials.csv")
+    for r in trials.to_dict("records"):
+        per_class = json.loads(r["per_class"])
+        assert len(per_class) == 15 and all(videos == 2 for _, videos in per_class.values())
+        hits = {name: h for name, (h, _) in per_class.items()}
+        assert r["accuracy"] == pytest.approx(sum(hits.values()) / 30)
+        paired = sum(hits[c] for c in PAIRED_CLASSES)
+        assert r["order_tempo_accuracy"] == pytest.approx(paired / 24)
+        assert r["other_accuracy"] == pytest.approx((sum(hits.values()) - paired) / 6)
+
+
+def test_table6_results_md_has_the_paper_beside_ours_and_computed_orderings(table6):
+    out = table6[0]
+    md = (out / "results.md").read_text()
+    results = pd.read_csv(out / "results.csv").set_index("name")
+    assert "| (e) D(2+1)D | 3.3" in md and "| 5.7 x 6 | 48.1 |" in md
+    # every published cost figure of Table 6 is what ours prints truncated
+    assert "14 of 14 published cost figures are what ours prints truncated to 1 decimal" in md
+    line = next(x for x in md.splitlines() if x.startswith("- **(e) D(2+1)D** vs **(c) dw-bottleneck**"))
+    e, c = results.loc["(e) D(2+1)D", "accuracy_mean"], results.loc["(c) dw-bottleneck", "accuracy_mean"]
+    assert "the paper has (e) D(2+1)D ahead (48.1 vs 46.9)" in line
+    overall = line.split("Ours overall: ")[1].split("Ours on the")[0]
+    if e != c:
+        assert (" - agrees with the paper" in overall) == (e > c)
+    assert f"{100 * e:.1f} vs {100 * c:.1f}" in overall
+    report = (out / "report.html").read_text()
+    assert report.count('"state":"complete"') == 14
+    settings = json.loads((out / "experiment.json").read_text())
+    assert settings["status"] == "finished" and settings["budget"] == "quick" and settings["seeds"] == 2
+
+
+def _trained_labels(out: Path, attempt: int) -> set[str]:
+    """The pair labels Ray trained in one attempt (its trial folders: LABEL-<trial id>)."""
+    folder = out / "ray" / f"tune-{attempt}"
+    return {p.name.rsplit("-", 1)[0] for p in folder.iterdir() if p.is_dir()} if folder.exists() else set()
+
+
+def test_proxy_fidelity_quick_survives_a_kill_and_resumes_without_training_a_pair_twice(work):
+    folder, env, address = work
+    out = folder / "fidelity"
+    # one seed keeps it short: the seed spread is checked on known numbers below
+    args = [str(EXPERIMENTS / "proxy_fidelity.yaml"), "--budget", "quick", "--seeds", "1", "--address", address,
+            "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "archspace", "experiment", *args], cwd=folder, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not ((out / "trials.csv").exists() and len(pd.read_csv(out / "trials.csv")) >= 1):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = pd.read_csv(out / "trials.csv")
+    finished = before[before["state"] == "complete"]
+    assert 1 <= len(finished) < 16
+    first = _trained_labels(out, 0)
+    resumed = experiment(*args, "--resume", env=env, cwd=folder)
+    assert resumed.returncode == 0, resumed.stderr
+    after = pd.read_csv(out / "trials.csv")
+    assert len(after) == 16 and set(after["state"]) == {"complete"} and after["key"].is_unique
+    kept = after.set_index("key").loc[finished["key"]]
+    for column in ("accuracy", "accuracy_by_epoch", "per_class", "wall_s", "genome"):
+        assert kept[column].tolist() == finished[column].tolist()
+    # never trained twice: no pair finished before the kill is in the resumed run's trainings
+    labels = {f"{int(r['trial']):03d}" for r in finished.to_dict("records")}
+    again = {label[:3] for label in _trained_labels(out, 1)}
+    assert first and again and not labels & again
+    assert len(again) == 16 - len(finished)
+    # the fidelity figures are computed from results.csv's numbers
+    from scipy.stats import kendalltau
+
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == 16 and set(results["proxy"]) == {"default", "long"}
+    default = results[results["proxy"] == "default"].set_index("name")["accuracy_mean"]
+    long = results[results["proxy"] == "long"].set_index("name")["accuracy_mean"].loc[default.index]
+    tau = kendalltau(default, long).statistic
+    md = (out / "results.md").read_text()
+    if tau == tau:
+        assert f"- `default` (seed mean) vs `long`: Kendall tau {tau:+.2f}" in md
+    assert "- `default`: one seed, no spread measured." in md and "Verdict: " in md
+
+
+def test_fidelity_figures_on_known_accuracies():
+    from scipy.stats import kendalltau, spearmanr
+
+    from archspace.experiment.fidelity import fidelity_section, rank_agreement
+
+    rng = __import__("numpy").random.default_rng(0)
+    x, y = rng.random(8), rng.random(8)
+    a = rank_agreement(x, y, bootstrap=500)
+    assert a["tau"] == pytest.approx(kendalltau(x, y).statistic) and a["rho"] == pytest.approx(spearmanr(x, y).statistic)
+    assert -1 <= a["tau_low"] <= a["tau"] <= a["tau_high"] <= 1 and a["n"] == 8
+    perfect = rank_agreement(x, 2 * x + 1, bootstrap=200)
+    assert [perfect["tau"], perfect["tau_low"], perfect["tau_high"]] == pytest.approx([1.0, 1.0, 1.0])
+    # 4 genomes, 2 seeds, two proxies: the long one ranks them 1 < 2 < 3 < 4, the default
+    # proxy's seed mean swaps the last two; seed spreads written out by hand
+    long = {"a": (0.10, 0.12), "b": (0.20, 0.22), "c": (0.30, 0.32), "d": (0.40, 0.42)}
+    default = {"a": (0.05, 0.07), "b": (0.10, 0.16), "c": (0.30, 0.20), "d": (0.20, 0.22)}
+    rows = [{"proxy": proxy, "name": n, "seed": s, "state": "complete", "accuracy": acc[n][s]}
+            for proxy, acc in (("default", default), ("long", long)) for n in acc for s in (0, 1)]
+    exp = type("E", (), {"fidelity": {"reference": "long", "proxies": ["default"], "bootstrap": 200},
+                         "genomes": [type("G", (), {"name": n}) for n in "abcd"]})
+    text = "\n".join(fidelity_section(exp, pd.DataFrame(rows)))
+    tau = kendalltau([0.06, 0.13, 0.25, 0.21], [0.11, 0.21, 0.31, 0.41]).statistic  # 5 of 6 pairs agree: 2/3
+    assert tau == pytest.approx(2 / 3)
+    assert f"- `default` (seed mean) vs `long`: Kendall tau {tau:+.2f}" in text
+    # std over two seeds is |a - b| / sqrt(2): default 0.014, 0.042, 0.071, 0.014 -> mean 3.5, max 7.1 points
+    assert "- `default`: std over seeds 3.5 points on average (largest 7.1)" in text
+    assert "- `long`: std over seeds 1.4 points on average (largest 1.4)" in text
+
+
+def test_table1_formulas_and_the_cost_model_agree(tmp_path):
+    from archspace.experiment.run import ExperimentOptions, run_experiment
+    from archspace.experiment.spec import load_experiment
+
+    result = run_experiment(load_experiment(EXPERIMENTS / "table1.yaml"), ExperimentOptions(out=str(tmp_path / "t1")))
+    df = result.results
+    assert len(df) == 25 and df["agree"].all()
+    row = df[(df["block"] == "d2p1d") & (df["C"] == 48)].iloc[0]
+    # C (t + k^2) = 48 * 12 weights, each applied at all 56 * 56 * 16 positions
+    assert (row["params"], row["flops"]) == (576, 576 * 56 * 56 * 16)
+    strided = df[(df["block"] == "d1p2d") & (df["s"] == 2) & (df["C"] == 96)].iloc[0]
+    # D(1+2)D's temporal conv runs before the stride: C (s^2 t + k^2) HWT / s^2
+    assert strided["flops"] == 96 * (4 * 3 + 9) * 28 * 28 * 16 // 4
+    assert "25 of 25 rows agree exactly" in (tmp_path / "t1" / "results.md").read_text()
+
+
+def test_table5_cost_check_names_the_rows_that_differ_and_why():
+    from archspace.experiment.spec import load_experiment
+    from archspace.experiment.tables import cost_check
+
+    lines = cost_check(load_experiment(EXPERIMENTS / "table5.yaml"))
+    text = "\n".join(lines)
+    assert lines[0] == "## Cost check against the published figures"
+    flagged = [x for x in lines if x.startswith("- ")]
+    assert flagged, text
+    for x in flagged:  # each names a row, ours, the paper's figure and the difference
+        assert "ours " in x and ("only when rounded" in x or "the paper " in x)
+    assert any(x.startswith("- X3D-L, GFLOPs") for x in flagged), text
+
+
+@pytest.mark.parametrize("content,message", [
+    ("space: ../nope.yaml\ngenomes: [{name: a}]\n", "cannot read space file"),
+    ("space: {space}\ngenomes: [{name: a, set: [block=bogus]}]\n", "genomes[0]: block"),
+    ("space: {space}\ngenomes: [{name: a}, {name: a}]\n", "genomes[1].name: duplicate name 'a'"),
+    ("space: {space}\ngenomes: [{name: a}]\nbudgets: {full: {p: {epochs: 0}}}\n", "proxy.epochs: must be an integer >= 1"),
+    ("space: {space}\ngenomes: [{name: a}]\ncolour: red\n", "colour: unknown key"),
+    ("space: {space}\ngenomes: [{name: a}]\ncompare: [[a, b]]\n", "compare[0]: must be two different genome names"),
+])
+def test_bad_experiment_files_are_one_line_and_exit_2(tmp_path, monkeypatch, capsys, content, message):
+    from archspace.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(content.replace("{space}", str(REPO / "search_spaces" / "table6.yaml")))
+    assert main(["experiment", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and str(path) in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_needs_a_run_and_a_run_is_not_overwritten(tmp_path):
+    table1 = str(EXPERIMENTS / "table1.yaml")
+    proc = experiment(table1, "--resume", "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path)
+    assert proc.returncode == 2 and "holds no experiment to resume" in proc.stderr
+    assert experiment(table1, "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path).returncode == 0
+    proc = experiment(table1, "--out", str(tmp_path / "r"), env=dict(os.environ), cwd=tmp_path)
+    assert proc.returncode == 2 and "already holds a run" in proc.stderr
+
+
+def test_a_second_run_takes_every_finished_training_from_the_cache(table6, work):
+    folder, env, address = work
+    out = folder / "table6-again"
+    proc = experiment(str(EXPERIMENTS / "table6.yaml"), "--budget", "quick", "--seeds", "2", "--address", address,
+                      "--out", str(out), env=env, cwd=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "14 done or cached, 0 to train" in proc.stderr and not (out / "ray").exists()
+    first, again = pd.read_csv(table6[0] / "trials.csv"), pd.read_csv(out / "trials.csv")
+    assert (again["source"] == "cache").all()
+    for column in ("key", "accuracy", "per_class", "order_tempo_accuracy", "flops"):
+        assert again[column].tolist() == first[column].tolist()
+
+
+def test_ordering_sentences_follow_the_numbers():
+    from archspace.experiment.tables import RESULT_COLUMNS as COLUMNS, ordering
+
+    assert COLUMNS == RESULT_COLUMNS
+
+    def row(name, top1, acc, std, paired):
+        return {"name": name, "proxy": "p", "gflops": 5.0, "paper_top1": top1, "accuracy_mean": acc,
+                "accuracy_std": std, "order_tempo_accuracy_mean": paired, "order_tempo_accuracy_std": 0.01}
+
+    results = pd.DataFrame([row("a", 48.1, 0.30, 0.01, 0.20), row("b", 46.9, 0.20, 0.02, 0.25),
+                            row("c", 47.0, 0.1 + 0.2, 0.01, 0.20), row("d", 45.0, 0.4, 0.2, None)])
+    exp = type("E", (), {"compare": [("a", "b"), ("a", "c"), ("d", "a")]})
+    lines = ordering(exp, results)
+    ab, ac, da = lines[:3]
+    assert "the paper has a ahead (48.1 vs 46.9)" in ab
+    assert "Ours overall: 30.0 vs 20.0, a ahead by 10.0 points, larger than the seed spread (std up to 2.0) - agrees" in ab
+    assert "order/tempo-pair classes: 20.0 vs 25.0, b ahead by 5.0 points" in ab and ab.endswith("disagrees with the paper.")
+    assert "Ours overall: 30.0 vs 30.0, level" in ac and "does not separate them" in ac  # 0.1 + 0.2 is 0.3 here
+    assert "d ahead by 10.0 points, within the seed spread (std up to 20.0) - disagrees" in da
+    assert "order/tempo-pair classes: not measured" in da
+    assert "Overall accuracy orders 1 of the 2 pairs it separates as the paper does." in lines
