@@ -63,6 +63,7 @@ LAYER_CASES = [
     (_small("vov3d", "r2plus1d", "relu", crop=48, train_crop=40), "paper"),
     (_small("x3d", "d1p2d", "bn_relu"), "fvcore"),
     (_small("x3d", "bottleneck", "none", crop=48, train_crop=32), "paper"),
+    (_small("x3d", "dw", "none", crop=48, train_crop=32), "fvcore"),  # global pool, not the paper's fixed one
 ]
 
 
@@ -94,6 +95,8 @@ def test_every_layer_row_is_fvcores_count_of_that_module(genome, counter):
         model(clip)
     modules, flops = dict(model.named_modules()), analysis.by_module()
     rows = count_layers(genome, counter)
+    if counter == "fvcore":
+        assert count_layers(genome) == rows  # the default counter
     assert len({r.name for r in rows}) == len(rows)
     for r in rows:
         module = modules[r.name]

@@ -103,6 +103,10 @@ def test_cost_units_and_dict():
     assert d["stages"][0] == {"name": "stem", "params": cost.stages[0].params, "flops": cost.stages[0].flops,
                               "acts": cost.stages[0].acts, "output": [20, 16, 112, 112]}
     assert d["stages"][-1]["output"] == [174] and len(d["stages"]) == 6
+    # Counts are integers (JSON prints 3204286, not 3204286.0), per stage too.
+    for c in (cost, count(preset("x3d_m"), "paper")):
+        assert all(type(v) is int for s in c.stages for v in (s.params, s.flops, s.acts, *s.output))
+        assert all(type(v) is int for v in (c.params, c.flops, c.acts))
 
 
 def test_unknown_counter_is_named():
