@@ -15,6 +15,7 @@ import pytest
 
 from archspace import count
 from archspace.genome import Genome
+from run_helpers import wait_for_rows
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
@@ -129,10 +130,7 @@ def test_proxy_fidelity_quick_survives_a_kill_and_resumes_without_training_a_pai
     proc = subprocess.Popen([sys.executable, "-m", "archspace", "experiment", *args], cwd=folder, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 240
-        while not ((out / "trials.csv").exists() and len(pd.read_csv(out / "trials.csv")) >= 1):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.2)
+        wait_for_rows(out / "trials.csv", 1, proc, timeout=240, poll_s=0.2)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from run_helpers import wait_for_rows
+
 TINY_PROXY = {"frames": 4, "crop": 32, "epochs": 2, "batch_size": 8,
               "synth": {"videos_per_class": 2, "val_videos_per_class": 1, "frames": 8, "size": 32}}
 
@@ -177,16 +179,6 @@ def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env, clu
     assert "Pareto front" in out  # an empty front is still reported
 
 
-def _wait_for_rows(path: Path, rows: int, proc, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read()
-        if path.exists() and len(pd.read_csv(path)) >= rows:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{path} did not reach {rows} rows in {timeout} s")
-
-
 def _alive(record: dict) -> list[int]:
     import psutil
 
@@ -211,7 +203,7 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     # Ctrl-C after the first trial: exit 130, the exact command to resume, Ray stopped.
     proc = _start(space, env=env, cwd=tmp_path)
     try:
-        _wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
+        wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
         record = json.loads((run / "ray-processes.json").read_text())
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
@@ -225,7 +217,7 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     rows = len(pd.read_csv(run / "trials.csv"))
     proc = _start(space, "--resume", env=env, cwd=tmp_path)
     try:
-        _wait_for_rows(run / "trials.csv", rows + 1, proc, timeout=240)
+        wait_for_rows(run / "trials.csv", rows + 1, proc, timeout=240)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:

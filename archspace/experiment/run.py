@@ -36,7 +36,7 @@ from archspace.search.plan import SearchOptions, SearchPlan
 from archspace.search.references import cache_result, cached_result
 from archspace.search.run import environment
 from archspace.search.tune import queue_searcher, run_trials
-from archspace.search.trial import outcome
+from archspace.search.trial import RESULT_FIELDS, outcome
 
 COPY = "experiment.yaml"  # the experiment as run: --resume must be given the same file
 
@@ -172,7 +172,7 @@ def make_row(exp: Experiment, pair: Pair, state: str, attrs: dict, source: str) 
         "trial": pair.index, "state": state, "reference": False, "preset": None, "reused_from": None,
         "genome": json.dumps(genome.to_dict()), "proxy_frames": config["proxy_frames"],
         "proxy_crop": config["proxy_crop"], **pair.plan.cost_attrs(count(genome, exp.counter)),
-        **{k: attrs.get(k) for k in ("accuracy", "epochs", "wall_s", "node", "error", "latency_ms")},
+        **{k: attrs.get(k) for k in RESULT_FIELDS},  # accuracy_by_epoch, per_class: as below
         "accuracy_by_epoch": attrs.get("accuracy_by_epoch", []),
         "name": pair.entry.name, "proxy": pair.proxy, "seed": pair.seed,
         "order_tempo_accuracy": split_accuracy(per_class, paired=True) if state == "complete" else None,
