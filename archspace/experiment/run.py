@@ -96,7 +96,7 @@ def run_experiment(exp: Experiment, options: ExperimentOptions = ExperimentOptio
         results = write_module_cost(exp, out)
         return ExperimentResult(out, None, results)
 
-    seeds = options.seeds if options.seeds is not None else exp.seeds
+    seeds = options.seeds if options.seeds is not None else _seeds_as_run(out, options) or exp.seeds
     pairs = make_pairs(exp, options, out, seeds)  # resolves the proxy data: a bad one leaves no run behind
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / COPY, exp.text)
@@ -144,6 +144,13 @@ def run_experiment(exp: Experiment, options: ExperimentOptions = ExperimentOptio
     if len(trials):
         write_report(out)
     return ExperimentResult(out, trials, results, interrupted)
+
+
+def _seeds_as_run(out: Path, options: ExperimentOptions) -> Optional[int]:
+    """On --resume without --seeds: the seeds the run was started with (a run started with
+    --seeds 3 goes on with 3, not the file's count)."""
+    path = out / "experiment.json"
+    return json.loads(path.read_text()).get("seeds") if options.resume and path.exists() else None
 
 
 def make_pairs(exp: Experiment, options: ExperimentOptions, out: Path, seeds: int) -> list[Pair]:

@@ -22,6 +22,8 @@ Who does what:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import platform
 import sys
@@ -57,6 +59,25 @@ class SearchResult:
 def run_folder(space, options: SearchOptions) -> tuple[str, Path]:
     name = options.name or Path(space.path).stem
     return name, Path(options.out or Path("runs") / name).resolve()
+
+
+# What a resume takes from the interrupted search's search.json when the command line
+# leaves it out (the space's own values are the defaults of a new search only).
+RESUMED_OPTIONS = ("trials", "concurrency", "time_budget_s", "seed", "scheduler")
+
+
+def options_as_run(options: SearchOptions, out: Path) -> SearchOptions:
+    """On --resume, the options the search was run with, except where `options` says
+    otherwise: a search started with --trials 40 goes on to 40 trials, not the space's
+    count, and one started with --storage URL finds its study there again."""
+    path = out / "search.json"
+    if not path.exists():
+        return options
+    saved = json.loads(path.read_text())
+    kept = {name: saved.get(name) for name in RESUMED_OPTIONS if getattr(options, name) is None}
+    if options.storage is None and saved.get("storage") not in (None, f"sqlite:///{out / STUDY_FILE}"):
+        kept["storage"] = saved["storage"]
+    return dataclasses.replace(options, **{k: v for k, v in kept.items() if v is not None})
 
 
 def open_study(url: Optional[str], out: Path, name: str, directions: list[str], sampler, resume: bool):
@@ -118,6 +139,8 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     resume) or a resume with nothing to resume.
     """
     name, out = run_folder(space, options)
+    if options.resume:
+        options = options_as_run(options, out)
     plan = SearchPlan(space, options, out)
     _check_options(plan, options)
     _check_folder(space, out, options)
