@@ -67,6 +67,8 @@ class Page:
 
 def test_report_renders_hovers_and_clicks_offline(browser, tmp_path):
     run = make_run(tmp_path / "run")
+    results_md = f"# An experiment's tables\n\n| name | top-1 |\n|---|---|\n| {XSS} | 12.5 |\n"
+    (run / "results.md").write_text(results_md)  # what `archspace experiment` writes beside its table
     report = write_report(run)
     table = pd.read_parquet(run / "trials.parquet")
     searched = table[~table["reference"]]
@@ -101,6 +103,9 @@ def test_report_renders_hovers_and_clicks_offline(browser, tmp_path):
         command = page.page.locator("#selection-command").text_content()
         assert command == "archspace train --genome trial-0003.yaml --data '/data/synth dir' --out runs/handmade-trial-0003"
         assert "inner_widths: [56, 112, 224, 448]" in page.page.locator("#selection-yaml").text_content()
+
+        # an experiment's results.md, shown as the text it is
+        assert page.page.locator("#results-md").text_content() == results_md
 
         # nothing from data ran or loaded: no dialog, no image element, no request but the page
         assert page.dialogs == [] and page.page.locator("img").count() == 0

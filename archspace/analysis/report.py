@@ -38,6 +38,7 @@ from archspace.io import write_text_atomic
 
 REPORT_FILE = "report.html"
 EDF_BINS = 40  # the NDS notebook's
+RESULTS_MD = "results.md"  # written by `archspace experiment` beside its trials table
 MAX_EDF_GROUPS = 12  # a knob with more distinct values is not drawn as grouped EDFs
 _ASSETS = Path(__file__).resolve().parent
 
@@ -77,6 +78,8 @@ def run_data(run: str | Path, x: Optional[str] = None, bootstrap: int = 200) -> 
         "run_front": _indices(searched_front(df, objectives)) if all(k in df.columns for k in objectives) else [],
         "hypervolume": _hypervolume(df, hv_objectives, reference),
         "edfs": _knob_edfs(trained, knobs, x, bootstrap),
+        # an experiment's table as the paper lays it out, shown as text
+        "results_md": (run / RESULTS_MD).read_text() if (run / RESULTS_MD).is_file() else None,
     }
 
 

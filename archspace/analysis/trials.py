@@ -25,6 +25,10 @@ COLUMNS = [
     "latency_ms", "proxy_classes", "proxy_frames", "proxy_crop", "wall_s", "reference", "preset", "reused_from",
     "node", "error", "genome",
 ]
+# Per-trial results and bookkeeping that some tables add (an experiment's: the accuracy
+# split by class kind, per-class hits, where a row came from, its training key): columns,
+# not knobs. An experiment's `name`, `proxy` and `seed` stay knobs: the report groups by them.
+DETAILS = ("order_tempo_accuracy", "other_accuracy", "per_class", "source", "key")
 STATES = ("complete", "pruned", "failed")
 # What analysis cannot do without; the other columns default to empty.
 REQUIRED = ("trial", "state", "accuracy", "gflops", "params_m")
@@ -102,8 +106,8 @@ def _flag(value) -> bool:
 
 
 def knob_columns(df) -> list[str]:
-    """The knob columns: everything that is not a standard column."""
-    return [c for c in df.columns if c not in COLUMNS]
+    """The knob columns: everything that is not a standard column or a result detail."""
+    return [c for c in df.columns if c not in COLUMNS and c not in DETAILS]
 
 
 def searched(df):
