@@ -59,7 +59,8 @@ MODULES = {
     "transforms": ("archspace/data/transforms.py", ["tests/test_data_transforms.py"]),
 }
 
-# The property sweep checks 240 random genomes against fvcore: about 5 minutes on one core
+# The property sweep checks 132 random genomes against fvcore (240 when the figures of
+# benchmarks/mutation_results.md were measured): minutes on one core
 # for every mutant that survives it. The benchmark takes the first cases of each of its
 # tests instead: 22 cycle through every family x block x inter once (see _cases there).
 SAMPLED = {"tests/test_cost_property.py": 22}

@@ -1,17 +1,53 @@
 import logging
+import os
 
 import pytest
+
+# Under pytest-xdist (make test runs a worker per core) every process a test starts (the
+# CLI, DDP ranks, searches, Ray's nodes) gets one torch thread too, as the worker itself
+# does (_few_threads below). Two OpenMP threads on a core that the other worker keeps busy
+# spin-wait: a README training measured 60 s with two threads against 8 s with one.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 # fvcore logs one warning per op it skips (sigmoid, mul, add, ...): expected, and noisy.
 logging.getLogger("fvcore").setLevel(logging.ERROR)
 
+# Tests that take a minute or more run first, so under xdist they do not start last and
+# leave one worker busy while the other idles (xdist hands out groups with the most tests
+# first, then single tests in collection order).
+HEAVY_FIRST = ("test_readme.py::test_readme_blocks_run_in_order",
+               "test_search.py::test_ctrl_c_then_kill_9_then_resume")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: not any(name in item.nodeid for name in HEAVY_FIRST))
+
 
 @pytest.fixture(autouse=True)
 def _few_threads():
-    import os
     import sys
 
     # Under pytest-xdist (make test runs a worker per core) one thread each, so the
     # workers share the cores instead of oversubscribing them.
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A Ray cluster of two nodes (one CPU each), started once for every search and
+    experiment under test that joins a cluster with --address (those tests are the
+    "ray-cluster" xdist group, so one worker holds it), stopped at the end of the session.
+    Session-wide: the worker that runs the group also runs other tests in between, and a
+    module fixture would be torn down and started again for each stretch. The searches
+    that start Ray themselves, as a user's does, are the end-to-end and Ctrl-C tests."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        cluster.shutdown()

@@ -10,8 +10,9 @@ from archspace.genome import BLOCKS, FAMILIES, INTERS, TWO_CONV_BLOCKS, Genome, 
 from fvcore_judge import judge
 
 
-def _cases(n: int = 240, seed: int = 20261124):
-    """Seeded draws that cycle family x block x inter, so every combination appears."""
+def _cases(n: int = 132, seed: int = 20261124):
+    """Seeded draws that cycle family x block x inter, so every combination appears six
+    times (each draw costs fvcore a model build and a trace: CI time)."""
     combos = [(f, b, i) for f in FAMILIES for b in BLOCKS for i in (INTERS if b in TWO_CONV_BLOCKS else ("none",))]
     rng = random.Random(seed)
     cases = []
@@ -30,9 +31,9 @@ CASES = _cases()
 
 def test_cases_cover_every_family_block_and_inter():
     seen = Counter((g.family, g.block, g.inter) for g in CASES)
-    assert len(CASES) >= 200
+    assert len(CASES) == 132
     assert len(seen) == 2 * (2 + 3 * 3)  # per family: 2 one-conv blocks + 3 two-conv x 3 inters
-    assert min(seen.values()) >= 10
+    assert min(seen.values()) == 6
 
 
 @pytest.mark.parametrize("genome", CASES, ids=lambda g: f"{g.family}-{g.block}-{g.inter}")

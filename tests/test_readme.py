@@ -61,7 +61,7 @@ def test_readme_blocks_run_in_order(tmp_path):
     (work / ".venv" / "bin").mkdir(parents=True)
     (work / ".venv" / "bin" / "python").symlink_to(sys.executable)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO),
-               ARCHSPACE_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="2")
+               ARCHSPACE_CACHE=str(tmp_path / "cache"))
     ran = 0
     for block in readme_blocks():
         if block["lang"] not in ("sh", "python") or block["mark"].startswith("skip: "):

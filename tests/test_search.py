@@ -47,27 +47,9 @@ def env(tmp_path):
         stop_recorded_ray(record.parent)
 
 
-@pytest.fixture(scope="session")
-def cluster():
-    """A Ray cluster of two nodes (one CPU each), started once for the searches of this
-    module that join a cluster with --address (the others start Ray themselves, as a user's
-    search does), and stopped at the end of the session. Session-wide: under xdist the
-    worker that runs the "ray-cluster" group also runs other modules' tests in between,
-    and a module fixture would be torn down and started again for each stretch."""
-    from ray.cluster_utils import Cluster
-
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        yield cluster
-    finally:
-        cluster.shutdown()
-
-
 @pytest.mark.xdist_group("ray-cluster")
 def test_xdist_keeps_a_group_on_one_worker(request):
-    # The shared cluster above relies on --dist loadgroup sending a group to one worker,
+    # The shared cluster (conftest.py) relies on --dist loadgroup sending a group to one worker,
     # which xdist does by suffixing the test's id with the group (pytest 9.2 silently
     # dropped that suffix: pytest-xdist issue 1386; pytest is pinned to 9.1.1 for it).
     if getattr(request.config.option, "loadgroup", False):  # set in xdist workers under --dist loadgroup
@@ -80,9 +62,10 @@ def search(*args, env, cwd, timeout=300):
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env, monkeypatch):
+@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
+def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env, monkeypatch, ray_cluster):
     space = write_space(tmp_path, references=["x3d_xs"])
-    code, out, err = search("--space", str(space), env=env, cwd=tmp_path)
+    code, out, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
     run = tmp_path / "runs" / "tiny"
     df = pd.read_csv(run / "trials.csv")
@@ -143,14 +126,14 @@ def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env, m
         assert json.loads(cost.stdout)["flops"] == row["flops"]
 
 
-@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster
-def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, env, cluster):
+@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
+def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, env, ray_cluster):
     # Two distinct genomes, five trials: the sampler must propose some genome again.
     knobs = {"block": {"choices": ["dw", "d2p1d"]}}
     space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "sampler": "nsga2", "seed": 3})
     sequences = []
     for name in ("first", "second"):
-        code, _, err = search("--space", str(space), "--name", name, "--address", cluster.address, env=env,
+        code, _, err = search("--space", str(space), "--name", name, "--address", ray_cluster.address, env=env,
                               cwd=tmp_path)
         assert code == 0, err
         df = pd.read_csv(tmp_path / "runs" / name / "trials.csv").sort_values("trial")
@@ -166,12 +149,12 @@ def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, e
     assert sequences[0] == sequences[1]
 
 
-@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster
-def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env, cluster):
+@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
+def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env, ray_cluster):
     # A learning rate that makes the loss NaN: every trial fails, each is a row, the search ends normally.
     knobs = {"block": {"choices": ["dw", "d2p1d", "d1p2d"]}}
     space = write_space(tmp_path, knobs=knobs, proxy={"lr": 1e12}, search={"trials": 5, "sampler": "grid"})
-    code, out, err = search("--space", str(space), "--address", cluster.address, env=env, cwd=tmp_path)
+    code, out, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
     df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
     assert df["state"].tolist() == ["failed"] * 3 and df["block"].tolist() == ["dw", "d2p1d", "d1p2d"]
@@ -193,15 +176,22 @@ def _alive(record: dict) -> list[int]:
 
 
 def _start(space: Path, *args, env, cwd) -> subprocess.Popen:
+    # SIGINT as a terminal delivers it: a suite started in the background (`make test &`)
+    # passes SIGINT on ignored, and Python then installs no KeyboardInterrupt for it
     return subprocess.Popen([sys.executable, "-m", "archspace", "search", "--space", str(space), *args], cwd=cwd,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_ones(tmp_path, env):
-    space = write_space(tmp_path, search={"trials": 5, "seed": 1})
+    # 27 genomes and --trials 40: the search is still training when the Ctrl-C and the
+    # kill come, however slowly this test gets to send them (no race with its end)
+    knobs = {"width": {"choices": [16, 24, 32]}, "block": {"choices": ["dw", "d2p1d", "d1p2d"]},
+             "modules": {"choices": [1, 2, 3]}}
+    space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "seed": 1})
     run = tmp_path / "runs" / "tiny"
     # Ctrl-C after the first trial: exit 130, the exact command to resume, Ray stopped.
-    proc = _start(space, env=env, cwd=tmp_path)
+    proc = _start(space, "--trials", "40", env=env, cwd=tmp_path)
     try:
         wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
         record = json.loads((run / "ray-processes.json").read_text())
@@ -213,7 +203,8 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     assert proc.returncode == 130, err
     assert f"Resume with: archspace search --space {space} --name tiny --resume" in err
     assert not _alive(record)
-    # Resumed, then SIGKILLed once another trial has finished: Ray's helpers outlive it.
+    # Resumed as the hint says (it goes on to the 40 trials the search was started with,
+    # not the space's 5), then SIGKILLed once another trial has finished: Ray's helpers outlive it.
     rows = len(pd.read_csv(run / "trials.csv"))
     proc = _start(space, "--resume", env=env, cwd=tmp_path)
     try:
@@ -223,14 +214,17 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert json.loads((run / "search.json").read_text())["trials"] == 40
     before = pd.read_csv(run / "trials.csv")
     record = json.loads((run / "ray-processes.json").read_text())
-    assert len(before) > rows and _alive(record)
-    code, out, err = search("--space", str(space), "--resume", env=env, cwd=tmp_path)
+    assert rows < len(before) < 40 and _alive(record)
+    # the last resume asks for two trials more than the kill left
+    wanted = len(before) + 2
+    code, out, err = search("--space", str(space), "--resume", "--trials", str(wanted), env=env, cwd=tmp_path)
     assert code == 0, err
     assert not _alive(record), "the resumed search must stop the Ray processes the killed one left"
     after = pd.read_csv(run / "trials.csv")
-    assert len(after) == 5 and after["trial"].is_unique and set(after["state"]) == {"complete"}
+    assert len(after) == wanted and after["trial"].is_unique and set(after["state"]) == {"complete"}
     kept = after.set_index("trial").loc[before["trial"]]
     for column in ("accuracy", "accuracy_by_epoch", "genome", "flops", "wall_s"):
         assert kept[column].tolist() == before[column].tolist()
@@ -240,14 +234,14 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
 
 
-@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster
-def test_a_two_node_ray_cluster_runs_trials_on_both_nodes(tmp_path, env, cluster):
+@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
+def test_a_two_node_ray_cluster_runs_trials_on_both_nodes(tmp_path, env, ray_cluster):
     space = write_space(tmp_path, search={"trials": 4, "concurrency": 2})
-    code, out, err = search("--space", str(space), "--address", cluster.address, env=env, cwd=tmp_path)
+    code, out, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
     df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
     assert len(df) == 4 and set(df["state"]) == {"complete"}
-    assert set(df["node"]) == {node.node_id for node in cluster.list_all_nodes()}
+    assert set(df["node"]) == {node.node_id for node in ray_cluster.list_all_nodes()}
     assert not (tmp_path / "runs" / "tiny" / "ray-processes.json").exists()  # a joined cluster is not the search's
 
 
@@ -380,3 +374,21 @@ def test_the_time_budget_stops_launching_trials_once_spent(tmp_path, monkeypatch
     time.sleep(2.1)
     assert searcher.suggest("c") == Searcher.FINISHED
     assert len(study.trials) == 2
+
+
+def test_a_resume_keeps_the_options_the_search_was_run_with(tmp_path):
+    from archspace.search.plan import SearchOptions
+    from archspace.search.run import options_as_run
+
+    journal = str(tmp_path / "study.log")
+    (tmp_path / "search.json").write_text(json.dumps(
+        {"trials": 40, "concurrency": 3, "time_budget_s": 600.0, "seed": 7, "scheduler": "asha", "storage": journal}))
+    kept = options_as_run(SearchOptions(resume=True), tmp_path)
+    assert (kept.trials, kept.concurrency, kept.time_budget_s, kept.seed, kept.scheduler, kept.storage) == \
+        (40, 3, 600.0, 7, "asha", journal)
+    # the command line still says what it says
+    given = options_as_run(SearchOptions(resume=True, trials=9, storage="sqlite:///other.db"), tmp_path)
+    assert (given.trials, given.storage, given.seed) == (9, "sqlite:///other.db", 7)
+    # the default storage (SQLite in the run folder) is found there anyway: not made explicit
+    (tmp_path / "search.json").write_text(json.dumps({"trials": 4, "storage": f"sqlite:///{tmp_path / 'study.db'}"}))
+    assert options_as_run(SearchOptions(resume=True), tmp_path).storage is None
