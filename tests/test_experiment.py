@@ -22,23 +22,18 @@ EXPERIMENTS = REPO / "experiments"
 RESULT_COLUMNS = ["name", "proxy", "params", "flops", "params_m", "gflops", "paper_params_m", "paper_gflops",
                   "paper_top1", "accuracy_mean", "accuracy_std", "order_tempo_accuracy_mean",
                   "order_tempo_accuracy_std", "other_accuracy_mean", "other_accuracy_std", "seeds", "wall_s"]
-# One worker runs this module: its runs share one Ray cluster and one synthetic data set.
-pytestmark = pytest.mark.xdist_group("experiment")
+# One worker runs this module: its runs share one synthetic data set and the session's Ray
+# cluster (conftest.py) with the searches under test.
+pytestmark = pytest.mark.xdist_group("ray-cluster")
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory):
-    """A folder, the environment of an experiment process (its own cache folder), and a
-    Ray cluster the runs join with --address: Ray starts once for the module."""
-    from ray.cluster_utils import Cluster
-
+def work(tmp_path_factory, ray_cluster):
+    """A folder, the environment of an experiment process (its own cache folder), and the
+    address of the Ray cluster the runs join with --address."""
     folder = tmp_path_factory.mktemp("experiments")
     env = dict(os.environ, ARCHSPACE_CACHE=str(folder / "cache"), PYTHONUNBUFFERED="1")
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
-    try:
-        yield folder, env, cluster.address
-    finally:
-        cluster.shutdown()
+    yield folder, env, ray_cluster.address
 
 
 def experiment(*args, env, cwd, timeout=300):
@@ -111,6 +106,12 @@ def test_table6_results_md_has_the_paper_beside_ours_and_computed_orderings(tabl
     assert f"{100 * e:.1f} vs {100 * c:.1f}" in overall
     report = (out / "report.html").read_text()
     assert report.count('"state":"complete"') == 14
+    # the report groups by the experiment's names, proxies and seeds (not by its result
+    # columns) and shows results.md
+    from archspace.analysis.report import run_data
+
+    data = run_data(out)
+    assert data["knobs"] == ["name", "proxy", "seed"] and data["results_md"] == md
     settings = json.loads((out / "experiment.json").read_text())
     assert settings["status"] == "finished" and settings["budget"] == "quick" and settings["seeds"] == 2
 
@@ -138,12 +139,13 @@ def test_proxy_fidelity_quick_survives_a_kill_and_resumes_without_training_a_pai
             proc.kill()
     before = pd.read_csv(out / "trials.csv")
     finished = before[before["state"] == "complete"]
-    assert 1 <= len(finished) < 16
+    assert 1 <= len(finished) < 24
     first = _trained_labels(out, 0)
-    resumed = experiment(*args, "--resume", env=env, cwd=folder)
+    # resumed as the interrupted run's hint says, without --seeds: it goes on with its 1 seed
+    resumed = experiment(*[a for a in args if a not in ("--seeds", "1")], "--resume", env=env, cwd=folder)
     assert resumed.returncode == 0, resumed.stderr
     after = pd.read_csv(out / "trials.csv")
-    assert len(after) == 16 and set(after["state"]) == {"complete"} and after["key"].is_unique
+    assert len(after) == 24 and set(after["state"]) == {"complete"} and after["key"].is_unique
     kept = after.set_index("key").loc[finished["key"]]
     for column in ("accuracy", "accuracy_by_epoch", "per_class", "wall_s", "genome"):
         assert kept[column].tolist() == finished[column].tolist()
@@ -151,12 +153,12 @@ def test_proxy_fidelity_quick_survives_a_kill_and_resumes_without_training_a_pai
     labels = {f"{int(r['trial']):03d}" for r in finished.to_dict("records")}
     again = {label[:3] for label in _trained_labels(out, 1)}
     assert first and again and not labels & again
-    assert len(again) == 16 - len(finished)
+    assert len(again) == 24 - len(finished)
     # the fidelity figures are computed from results.csv's numbers
     from scipy.stats import kendalltau
 
     results = pd.read_csv(out / "results.csv")
-    assert len(results) == 16 and set(results["proxy"]) == {"default", "long"}
+    assert len(results) == 24 and set(results["proxy"]) == {"default", "epochs8", "long"}
     default = results[results["proxy"] == "default"].set_index("name")["accuracy_mean"]
     long = results[results["proxy"] == "long"].set_index("name")["accuracy_mean"].loc[default.index]
     tau = kendalltau(default, long).statistic
