@@ -10,14 +10,29 @@ the full proxy budget), side by side on this machine, and prints one JSON object
                                  (Ray start, scheduling, sampling, storage; target < 10%)
 
     .venv/bin/python benchmarks/search_asha.py [--space search_spaces/vov3d.yaml] [--trials 12] [--seed 0]
+        [--epochs E --grace G --reduction-factor R] [--no-references]
 
 References are trained once before the timed runs (they are cached per proxy settings),
-so both runs measure the searched trials alone.
+so both runs measure the searched trials alone (--no-references skips them).
+
+What ASHA can save is bounded by the proxy, not by the scheduler's settings alone. Ray's
+ASHA never stops the first trial to reach a rung and keeps any trial at or above the
+rung's (1 - 1/R) quantile so far, so with few trials many early ones go through. The
+default proxy (4 epochs) shows signal from about epoch 2-3 (~100 SGD steps); a rung
+before that prunes at random, and one rung at epoch 2 of 4 leaves little to save:
+measured 1.47x at 8 trials (grace 2, R 3), where benchmarks/asha_simulation.py (Ray's
+rule replayed on simulated searches) gives a median of 1.36x. The same simulation puts
+3x out of reach of short proxies and small searches: a median of 2.2x at 8 trials with
+27 epochs (grace 3, R 3), 2.8x at 20 trials with 24 epochs (grace 3, R 4), and 3.0x /
+3.4x at 12 / 16 trials with 48 epochs (grace 3, R 4): --epochs 48 --grace 3
+--reduction-factor 4 --trials 12 costs about 70 minutes of both cores here for the run
+without ASHA alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -43,14 +58,27 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--epochs", type=int, help="proxy epochs (default: the space's)")
+    parser.add_argument("--grace", type=int, help="ASHA's first rung in epochs (default: the space's)")
+    parser.add_argument("--reduction-factor", type=int, help="ASHA's reduction factor (default: the space's)")
+    parser.add_argument("--no-references", action="store_true", help="train no reference presets")
     args = parser.parse_args()
     space = load_space(args.space)
+    if args.epochs:
+        space.proxy = dataclasses.replace(space.proxy, epochs=args.epochs)
+    if args.grace or args.reduction_factor:
+        space.search = dataclasses.replace(space.search, grace_epochs=args.grace or space.search.grace_epochs,
+                                           reduction_factor=args.reduction_factor or space.search.reduction_factor)
+    if args.no_references:
+        space.references = ()
     folder = Path(tempfile.mkdtemp(prefix="search-asha-"))
-    out = {"space": args.space, "trials": args.trials, "seed": args.seed}
+    out = {"space": args.space, "trials": args.trials, "seed": args.seed, "epochs": space.proxy.epochs,
+           "grace": space.search.grace_epochs, "reduction_factor": space.search.reduction_factor}
     try:
         # references first, untimed: both runs below then find them in the cache
-        run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
-                                        concurrency=args.concurrency, progress=False))
+        if space.references:
+            run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
+                                            concurrency=args.concurrency, progress=False))
         for scheduler, label in (("asha", "asha"), ("none", "full")):
             # no time budget: both runs train every trial (the space's budget would cut the slower one)
             result = run_search(space, SearchOptions(name=label, out=str(folder / label), trials=args.trials,
