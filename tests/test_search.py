@@ -63,12 +63,16 @@ def search(*args, env, cwd, timeout=300):
 
 
 @pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
-def test_search_trains_trials_and_references_and_writes_the_run(tmp_path, env, monkeypatch, ray_cluster):
-    space = write_space(tmp_path, references=["x3d_xs"])
+def test_search_on_a_two_node_cluster_trains_trials_and_references_and_writes_the_run(tmp_path, env, monkeypatch,
+                                                                                       ray_cluster):
+    # two at a time on the shared cluster of two one-CPU nodes: the trials run on both
+    space = write_space(tmp_path, references=["x3d_xs"], search={"concurrency": 2})
     code, out, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
     run = tmp_path / "runs" / "tiny"
     df = pd.read_csv(run / "trials.csv")
+    assert set(df["node"]) == {node.node_id for node in ray_cluster.list_all_nodes()}
+    assert not (run / "ray-processes.json").exists()  # a joined cluster is not the search's to stop
     trials = df[~df["reference"]]
     assert sorted(trials["trial"]) == [0, 1, 2] and set(trials["state"]) == {"complete"}
     assert (trials["epochs"] == 2).all() and (trials["proxy_classes"] == 15).all()
@@ -232,17 +236,6 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
 
     study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{run / 'study.db'}")
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
-
-
-@pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
-def test_a_two_node_ray_cluster_runs_trials_on_both_nodes(tmp_path, env, ray_cluster):
-    space = write_space(tmp_path, search={"trials": 4, "concurrency": 2})
-    code, out, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
-    assert code == 0, err
-    df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
-    assert len(df) == 4 and set(df["state"]) == {"complete"}
-    assert set(df["node"]) == {node.node_id for node in ray_cluster.list_all_nodes()}
-    assert not (tmp_path / "runs" / "tiny" / "ray-processes.json").exists()  # a joined cluster is not the search's
 
 
 @pytest.mark.parametrize(
