@@ -45,7 +45,7 @@ BUDGETS = ("full", "quick")
 SECTIONS = ("kind", "title", "space", "seeds", "paper", "budgets", "genomes", "compare", "fidelity", "modules")
 # --budget quick, unless the file says otherwise: tiny synthetic data, one epoch, so that
 # every shipped experiment runs end to end in a few minutes (tests run it).
-QUICK_PROXY = {"epochs": 1, "frames": 4, "crop": 32, "batch_size": 16, "warmup_epochs": 0.0, "width": 0.25,
+QUICK_PROXY = {"epochs": 1, "frames": 2, "crop": 32, "batch_size": 16, "warmup_epochs": 0.0, "width": 0.25,
                "synth": {"videos_per_class": 3, "val_videos_per_class": 2, "frames": 8, "size": 32}}
 PAPER_FIGURES = ("params_m", "gflops", "top1")
 
