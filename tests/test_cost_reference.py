@@ -148,3 +148,11 @@ def test_paper_head_error_names_kernel_map_and_the_largest_train_crop():
     with pytest.raises(UserError, match=r"fixed 4x5x5 kernel .* final map 4x4x4 .* at most 128 "):
         count(preset("x3d_xs").replace(crop=128, train_crop=129), "paper")
     assert count(preset("x3d_xs").replace(crop=128, train_crop=128), "paper").flops > 0
+
+
+def test_plan_network_pools_globally_unless_told_otherwise():
+    # the default of the public plan_network (every caller in archspace passes head_pool)
+    from archspace.plan import plan_network
+
+    genome = preset("x3d_xs")
+    assert plan_network(genome) == plan_network(genome, head_pool="global") != plan_network(genome, head_pool="fixed")
