@@ -40,8 +40,8 @@ def ray_cluster():
     experiment under test that joins a cluster with --address (those tests are the
     "ray-cluster" xdist group, so one worker holds it), stopped at the end of the session.
     Session-wide: the worker that runs the group also runs other tests in between, and a
-    module fixture would be torn down and started again for each stretch. The searches
-    that start Ray themselves, as a user's does, are the end-to-end and Ctrl-C tests."""
+    module fixture would be torn down and started again for each stretch. The search that
+    starts Ray itself, as a user's does, is the Ctrl-C / kill test's."""
     from ray.cluster_utils import Cluster
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})

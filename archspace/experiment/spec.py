@@ -188,14 +188,21 @@ def _budgets(raw: Any) -> dict:
     return budgets
 
 
-def _genomes(raw: Any, space: Space) -> tuple[Entry, ...]:
+def _list_items(raw: Any, key: str, what: str, allowed: tuple[str, ...]):
+    """(key[i], item) of a non-empty list of mappings whose keys are all `allowed`."""
     if not isinstance(raw, list) or not raw:
-        raise SpaceError("genomes", f"must be a list of genomes (name, preset or knobs, set, paper); got {show(raw)}")
-    entries = []
+        raise SpaceError(key, f"must be a list of {what}; got {show(raw)}")
     for i, item in enumerate(raw):
-        key = f"genomes[{i}]"
-        item = mapping(item, key)
-        no_unknown(item, ("name", "preset", "knobs", "set", "paper", "baseline"), key)
+        item_key = f"{key}[{i}]"
+        item = mapping(item, item_key)
+        no_unknown(item, allowed, item_key)
+        yield item_key, item
+
+
+def _genomes(raw: Any, space: Space) -> tuple[Entry, ...]:
+    entries = []
+    for key, item in _list_items(raw, "genomes", "genomes (name, preset or knobs, set, paper)",
+                                 ("name", "preset", "knobs", "set", "paper", "baseline")):
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise SpaceError(f"{key}.name", f"must be a name; got {show(name)}")
@@ -271,14 +278,9 @@ def _modules(raw: Any) -> tuple[tuple[str, ...], tuple[ModuleCase, ...]]:
     blocks = raw.get("blocks") or list(BLOCKS)
     if not isinstance(blocks, list) or any(b not in BLOCKS for b in blocks):
         raise SpaceError("modules.blocks", f"must list blocks of {', '.join(BLOCKS)}; got {show(blocks)}")
-    inputs = raw.get("inputs")
-    if not isinstance(inputs, list) or not inputs:
-        raise SpaceError("modules.inputs", f"must be a list of {{C, T, H, W, t, s}} inputs; got {show(inputs)}")
     cases = []
-    for i, item in enumerate(inputs):
-        key = f"modules.inputs[{i}]"
-        item = mapping(item, key)
-        no_unknown(item, ("C", "T", "H", "W", "t", "s"), key)
+    for key, item in _list_items(raw.get("inputs"), "modules.inputs", "{C, T, H, W, t, s} inputs",
+                                 ("C", "T", "H", "W", "t", "s")):
         for name in ("C", "T", "H", "W"):
             if name not in item:
                 raise SpaceError(f"{key}.{name}", "missing")

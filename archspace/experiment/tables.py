@@ -13,11 +13,13 @@ import math
 from pathlib import Path
 from typing import Optional
 
+from archspace.analysis.trials import DETAILS
 from archspace.cost import count
 from archspace.io import write_text_atomic
 
-# The experiment's own columns of the trials table (after the search's COLUMNS).
-EXTRA_COLUMNS = ["name", "proxy", "seed", "order_tempo_accuracy", "other_accuracy", "per_class", "source", "key"]
+# An experiment's trials table: the search's columns, then these (the result details
+# analysis knows not to take for knobs).
+EXTRA_COLUMNS = ["name", "proxy", "seed", *DETAILS]
 SPLITS = ("accuracy", "order_tempo_accuracy", "other_accuracy")
 RESULT_COLUMNS = (["name", "proxy", "params", "flops", "params_m", "gflops", "paper_params_m", "paper_gflops",
                    "paper_top1"] + [f"{s}_{stat}" for s in SPLITS for stat in ("mean", "std")] + ["seeds", "wall_s"])
