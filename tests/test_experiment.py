@@ -47,7 +47,9 @@ def table6(work):
     run, the rows finished before the kill, and the pairs Ray trained before it."""
     folder, env, address = work
     out = folder / "table6"
-    args = [str(EXPERIMENTS / "table6.yaml"), "--budget", "quick", "--address", address, "--out", str(out)]
+    # one training at a time: one Ray actor (torch imported once) rather than two, on a machine the suite keeps busy
+    args = [str(EXPERIMENTS / "table6.yaml"), "--budget", "quick", "--address", address, "--out", str(out),
+            "--concurrency", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "archspace", "experiment", *args, "--seeds", "2"], cwd=folder,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -153,10 +155,18 @@ def test_proxy_fidelity_quick_gives_the_rank_agreement_of_each_proxy(work):
     out = folder / "fidelity"
     # one seed keeps it short: the seed spread is checked on known numbers below
     proc = experiment(str(EXPERIMENTS / "proxy_fidelity.yaml"), "--budget", "quick", "--seeds", "1", "--address",
-                      address, "--out", str(out), env=env, cwd=folder)
+                      address, "--out", str(out), "--concurrency", "1", env=env, cwd=folder)
     assert proc.returncode == 0, proc.stderr
     after = pd.read_csv(out / "trials.csv")
-    assert len(after) == 24 and set(after["state"]) == {"complete"} and after["key"].is_unique
+    assert len(after) == 24 and set(after["state"]) == {"complete"}
+    # quick `epochs8` is quick `default`: each pair trained once, its result given to both
+    assert "24 trainings" in proc.stderr and "16 to train (8 more share their training)" in proc.stderr
+    default, epochs8 = (after[after["proxy"] == p].reset_index(drop=True) for p in ("default", "epochs8"))
+    assert (default["source"] == "trained").all() and (default["key"] == epochs8["key"]).all()
+    assert epochs8["source"].tolist() == [f"shared with trial {t}" for t in default["trial"]]
+    assert epochs8["accuracy"].tolist() == default["accuracy"].tolist()
+    assert after[after["proxy"] == "long"]["key"].is_unique and not set(after[after["proxy"] == "long"]["key"]) & \
+        set(default["key"])
     # the fidelity figures are computed from results.csv's numbers
     from scipy.stats import kendalltau
 
@@ -170,6 +180,21 @@ def test_proxy_fidelity_quick_gives_the_rank_agreement_of_each_proxy(work):
         if tau == tau:
             assert f"- `{proxy}` (seed mean) vs `long`: Kendall tau {tau:+.2f}" in md
     assert "- `default`: one seed, no spread measured." in md and "Verdict: " in md
+
+
+def test_a_resume_gives_each_pair_of_a_shared_training_its_own_row(tmp_path):
+    from types import SimpleNamespace
+
+    from archspace.experiment.run import _kept_rows
+
+    # pairs 0 and 1 shared one training (same key); pair 2 failed and is trained again
+    pd.DataFrame([{"trial": 0, "state": "complete", "key": "k", "per_class": "{}", "accuracy": 0.5},
+                  {"trial": 1, "state": "complete", "key": "k", "per_class": "{}", "accuracy": 0.5},
+                  {"trial": 2, "state": "failed", "key": "j", "per_class": "", "accuracy": None}]
+                 ).to_csv(tmp_path / "trials.csv", index=False)
+    pairs = [SimpleNamespace(key="k", index=0), SimpleNamespace(key="k", index=1), SimpleNamespace(key="j", index=2)]
+    kept = _kept_rows(tmp_path, pairs)
+    assert sorted(kept) == [0, 1] and [kept[i]["trial"] for i in (0, 1)] == [0, 1]
 
 
 def test_fidelity_figures_on_known_accuracies():

@@ -10,8 +10,9 @@ What is shared with `archspace search`: the proxy of a space file (SearchPlan: d
 budget, the proxy input of each genome, the key of a training), the Ray runner and trial
 function (search/tune.py, search/trial.py), the cache of finished trainings
 (search/references.py) and the trials table (search/table.py). A (genome, proxy, seed)
-training is never run twice: a resumed run keeps the rows it finished, and a training
-any earlier run or search finished with the same key comes from the cache.
+training is never run twice: a resumed run keeps the rows it finished, a training any
+earlier run or search finished with the same key comes from the cache, and two proxies
+that coincide at a budget (the same key) share one training in a run.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def run_experiment(exp: Experiment, options: ExperimentOptions = ExperimentOptio
         if pair.index not in rows and (cached := cached_result(pair.key)) and cached.get("per_class"):
             rows[pair.index] = make_row(exp, pair, "complete", cached, source="cache")
     todo = [p for p in pairs if p.index not in rows]
+    to_train, twins = _share_trainings(todo)
     settings = _settings(exp, options, seeds, pairs)
     started, t0 = time.time(), time.monotonic()
     write_json_atomic(out / "experiment.json", {**settings, "status": "running", "started": started})
@@ -114,24 +116,28 @@ def run_experiment(exp: Experiment, options: ExperimentOptions = ExperimentOptio
     if options.progress:
         _say(f"experiment {exp.name} ({options.budget} budget): {len(pairs)} trainings "
              f"({len(exp.genomes)} genomes x {len(exp.budgets[options.budget])} proxies x {seeds} seeds), "
-             f"{len(rows)} done or cached, {len(todo)} to train, {options.concurrency} at a time -> {out}")
+             f"{len(rows)} done or cached, {len(to_train)} to train"
+             + (f" ({len(todo) - len(to_train)} more share their training)" if len(todo) > len(to_train) else "")
+             + f", {options.concurrency} at a time -> {out}")
 
     def on_result(config: dict, result: Optional[dict], error: bool) -> None:
         pair = by_index[config["number"]]
         state, attrs = outcome(result, error, pair.plan.budget["epochs"])
         rows[pair.index] = row = make_row(exp, pair, state, attrs, source="trained")
+        for twin in twins.get(pair.index, []):
+            rows[twin.index] = make_row(exp, twin, state, attrs, source=f"shared with trial {pair.index}")
         trained_now.append(pair.index)
         cache_result(pair.key, row)
         _write_table(out, rows)
         if options.progress:
             accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
-            _say(f"[{time.monotonic() - t0:.0f} s] {len(trained_now)}/{len(todo)} trained: {pair.entry.name}, "
+            _say(f"[{time.monotonic() - t0:.0f} s] {len(trained_now)}/{len(to_train)} trained: {pair.entry.name}, "
                  f"proxy {pair.proxy}, seed {pair.seed}: {state}, accuracy {accuracy}")
 
     _write_table(out, rows)
     interrupted = False
-    if todo:
-        searcher = queue_searcher([p.config for p in todo], on_result)
+    if to_train:
+        searcher = queue_searcher([p.config for p in to_train], on_result)
         interrupted = run_trials(out, options.address, searcher, options.concurrency,
                                  1.0 if options.device == "cuda" else 0.0)
     trials = _write_table(out, rows)
@@ -144,6 +150,20 @@ def run_experiment(exp: Experiment, options: ExperimentOptions = ExperimentOptio
     if len(trials):
         write_report(out)
     return ExperimentResult(out, trials, results, interrupted)
+
+
+def _share_trainings(todo: list[Pair]) -> tuple[list[Pair], dict[int, list[Pair]]]:
+    """The pairs to train, one per key, and for each the later pairs with its key (two
+    proxies that coincide at this budget: e.g. a quick budget that shrinks both alike),
+    which take its result."""
+    first: dict[str, Pair] = {}
+    twins: dict[int, list[Pair]] = {}
+    for pair in todo:
+        if pair.key in first:
+            twins.setdefault(first[pair.key].index, []).append(pair)
+        else:
+            first[pair.key] = pair
+    return list(first.values()), twins
 
 
 def _seeds_as_run(out: Path, options: ExperimentOptions) -> Optional[int]:
@@ -211,12 +231,15 @@ def _kept_rows(out: Path, pairs: list[Pair]) -> dict:
     if not path.exists():
         return {}
     df = pd.read_csv(path, keep_default_na=True)
-    index = {p.key: p.index for p in pairs}
+    indices: dict[str, list[int]] = {}  # pairs that share a training share its key
+    for p in pairs:
+        indices.setdefault(p.key, []).append(p.index)
     kept = {}
     for record in df.to_dict("records"):
-        if record.get("state") == "complete" and record.get("key") in index:
+        if record.get("state") == "complete" and record.get("key") in indices:
             record = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
-            record["trial"] = index[record["key"]]
+            same = indices[record["key"]]
+            record["trial"] = record["trial"] if record["trial"] in same else same[0]
             record["per_class"] = json.loads(record["per_class"]) if record.get("per_class") else {}
             kept[record["trial"]] = record
     return kept
