@@ -13,10 +13,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# CPU build first (lies on disk here): keeps a multi-GB CUDA torch from being pulled.
-	# --no-compile: Python compiles each module when first imported instead of pip compiling
-	# every file of torch and ray up front (measured: make env 117 s -> 54 s on 2 cores).
-	$(PY) -m pip install -q --no-compile torch==2.13.0
-	$(PY) -m pip install -q --no-compile -e '.[test]'
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
 # Main job: the default search (search_spaces/vov3d.yaml) into runs/vov3d/. Run again, it

@@ -44,9 +44,12 @@ def ray_cluster():
     starts Ray itself, as a user's does, is the Ctrl-C / kill test's."""
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    # No autoscaler monitor and no log monitors: a fixed cluster, and drivers that join with
+    # log_to_driver=False (each polls all session long on a machine the suite keeps busy).
+    quiet = {"num_cpus": 1, "include_log_monitor": False}
+    cluster = Cluster(initialize_head=True, head_node_args={**quiet, "include_dashboard": False, "no_monitor": True})
     try:
-        cluster.add_node(num_cpus=1)
+        cluster.add_node(**quiet)
         cluster.wait_for_nodes()
         yield cluster
     finally:
