@@ -174,8 +174,13 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
                       f"{plan.sampler} sampler, scheduler {plan.scheduler}; proxy {plan.budget['epochs']} epochs "
                       f"at {space.proxy.frames} x {space.proxy.crop}^2 on {plan.data}; "
                       f"{len(missing)} reference(s) to train -> {out}")
-    interrupted = run_trials(out, options.address, searcher, plan.concurrency, plan.gpus_per_trial,
-                             make_scheduler(plan))
+    if done >= plan.trials and not missing:
+        interrupted = False  # a resume of a finished search: nothing to train, no Ray to start
+        if options.progress:
+            _say(f"search {name}: all {plan.trials} trials are done; give --trials N to search further")
+    else:
+        interrupted = run_trials(out, options.address, searcher, plan.concurrency, plan.gpus_per_trial,
+                                 make_scheduler(plan))
     if interrupted:
         reconcile(study, plan)
     df = write_outputs(plan, study, out)
