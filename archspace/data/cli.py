@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 _SYNTH_EXAMPLE = """example:
   archspace data synth --out data/synth --videos-per-class 20
@@ -46,8 +45,9 @@ def register(sub, name: str = "data") -> None:
     p.add_argument("--layout", choices=("folder", "ssv2"), default="folder")
     p.add_argument("--scene", choices=("standard", "easy"), default="standard",
                    help="easy: larger objects, no distractors or texture (short proxy trainings); default standard")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="processes that render and encode (default: one per CPU core); the files do not depend on it")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that render and encode (default: one per CPU core from 300 videos on, else 1); "
+                        "the files do not depend on it")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     p.set_defaults(run=_run_synth)
 

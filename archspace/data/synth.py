@@ -45,6 +45,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import sys
 from contextlib import contextmanager
 from functools import partial
@@ -332,7 +333,7 @@ def generate(
     layout: str = "folder",
     progress: bool = True,
     scene: str = "standard",
-    workers: int = 1,
+    workers: int | None = None,
 ) -> dict:
     """Write the synthetic benchmark under `out`; returns a summary dict.
 
@@ -341,7 +342,8 @@ def generate(
     videos are .webm). Val gets `val_videos_per_class` (default max(1, videos_per_class // 4)).
     `scene` "easy" draws larger objects, without distractors or texture (see SCENES).
     `workers` > 1 renders and encodes in that many processes (the files are the same:
-    every video has a random generator of its own).
+    every video has a random generator of its own); None: one per core from
+    POOL_FROM_VIDEOS videos on, else 1.
     Raises UserError for bad settings or when `out` holds a benchmark with other settings.
     """
     from tqdm import tqdm
@@ -362,7 +364,7 @@ def generate(
         raise UserError(f"frames must be an integer >= 2; got {frames!r}")
     if not isinstance(videos_per_class, int) or videos_per_class < 1:
         raise UserError(f"videos-per-class must be an integer >= 1; got {videos_per_class!r}")
-    if not isinstance(workers, int) or workers < 1:
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise UserError(f"workers must be an integer >= 1; got {workers!r}")
     if val_videos_per_class is None:
         val_videos_per_class = max(1, videos_per_class // 4)
@@ -392,6 +394,8 @@ def generate(
                 rel = f"videos/{vid}{suffix}" if layout == "ssv2" else f"{split}/{cls.name}/{vid}{suffix}"
                 jobs.append((split, ci, k, vid, rel))
 
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(jobs) >= POOL_FROM_VIDEOS else 1
     make = partial(_make_video, out=str(out), seed=seed, frames=frames, size=size, scene=scene, codec=codec)
     records, written = [], 0
     with _pool(workers) as pool:
@@ -429,6 +433,11 @@ def _make_video(job: tuple, out: str, seed: int, frames: int, size: int, scene: 
         write_bytes_atomic(path, encode(video, codec))
         written = 1
     return {"id": vid, "split": split, "class": CLASSES[ci].name, "label": ci, "file": rel, "scene": drawn}, written
+
+
+# A spawned worker takes about a second of CPU to start (it imports numpy and PyAV): a
+# pool pays for itself from a few hundred videos on, and costs time on a handful.
+POOL_FROM_VIDEOS = 300
 
 
 @contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from archspace.cachedir import cache_root
@@ -33,11 +32,7 @@ def resolve_proxy_data(data: str, synth_options: dict, progress: bool = True) ->
         with file_lock(folder.with_suffix(".lock")):
             manifest = folder / "synth.json"
             if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
-                # a process per core pays for itself from a few hundred videos on (the
-                # space's synth options always hold both counts: defaults merged in)
-                videos = 15 * (synth_options["videos_per_class"] + synth_options["val_videos_per_class"])
-                generate(folder, progress=progress, workers=(os.cpu_count() or 1) if videos >= 300 else 1,
-                         **synth_options)
+                generate(folder, progress=progress, **synth_options)  # a process per core from 300 videos on
         return folder
     folder = Path(data).expanduser().resolve()
     if not folder.is_dir():
