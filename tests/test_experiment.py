@@ -226,6 +226,18 @@ def test_fidelity_figures_on_known_accuracies():
     assert "- `long`: std over seeds 1.4 points on average (largest 1.4)" in text
 
 
+def test_the_verdict_weighs_an_alternative_by_its_seed_mean_and_by_one_seed():
+    from archspace.experiment.fidelity import verdict
+
+    taus = {"default": 0.6, "default, seed 0 alone": 0.25, "default, seed 1 alone": 0.25,
+            "epochs8": 0.5, "epochs8, seed 0 alone": 0.5, "epochs8, seed 1 alone": 0.5}
+    text = verdict({"proxies": ["default", "epochs8"], "reference": "long"}, {k: {"tau": t} for k, t in taus.items()})
+    assert "One seed alone gives tau +0.25 on average: averaging 2 seeds improves it by +0.35." in text
+    assert "The `epochs8` proxy gives tau +0.50, no better." in text
+    assert ("One seed of it alone gives +0.50 on average, against +0.25 for `default`: better for a search "
+            "that trains each genome once.") in text
+
+
 def test_table1_formulas_and_the_cost_model_agree(tmp_path):
     from archspace.experiment.run import ExperimentOptions, run_experiment
     from archspace.experiment.spec import load_experiment

@@ -101,6 +101,13 @@ def fidelity_section(exp, trials) -> list[str]:
     return lines
 
 
+def _one_seed(results: dict, proxy: str) -> tuple[Optional[float], int]:
+    """The mean tau of `proxy`'s single seeds against the reference, and how many seeds
+    (None below two: one seed's tau is its seed mean's)."""
+    taus = [v["tau"] for k, v in results.items() if k.startswith(f"{proxy}, seed") and v["tau"] is not None]
+    return (float(np.mean(taus)), len(taus)) if len(taus) > 1 else (None, len(taus))
+
+
 def verdict(f: dict, results: dict) -> str:
     """What the numbers say: how strongly the first proxy's ranking (seed mean) agrees with
     the reference's, and what each measured alternative changes: one seed instead of the
@@ -111,15 +118,20 @@ def verdict(f: dict, results: dict) -> str:
         return f"Verdict: the `{main}` proxy's agreement with `{ref}` could not be measured (too few results)."
     text = (f"Verdict: the `{main}` proxy's ranking (mean of the seeds) agrees {strength(tau)}ly with `{ref}`'s "
             f"(tau {tau:+.2f}).")
-    singles = [v["tau"] for k, v in results.items() if k.startswith(f"{main}, seed") and v["tau"] is not None]
-    if len(singles) > 1:
-        single = float(np.mean(singles))
-        text += (f" One seed alone gives tau {single:+.2f} on average: averaging {len(singles)} seeds "
+    single, seeds = _one_seed(results, main)
+    if single is not None:
+        text += (f" One seed alone gives tau {single:+.2f} on average: averaging {seeds} seeds "
                  + (f"improves it by {tau - single:+.2f}." if tau > single else "does not improve it."))
     for proxy in f["proxies"][1:]:
         other = results[proxy]["tau"]
-        if other is not None:
-            text += f" The `{proxy}` proxy gives tau {other:+.2f}, " + ("better." if other > tau else "no better.")
+        if other is None:
+            continue
+        text += f" The `{proxy}` proxy gives tau {other:+.2f}, " + ("better." if other > tau else "no better.")
+        alone, _ = _one_seed(results, proxy)
+        if alone is not None and single is not None:
+            # a search trains each genome once: one seed of a proxy is what it ranks with
+            text += (f" One seed of it alone gives {alone:+.2f} on average, against {single:+.2f} for `{main}`: "
+                     + ("better" if alone > single else "no better") + " for a search that trains each genome once.")
     if strength(tau) == "weak":
         text += (" Weak: read a front found with this proxy as a hint, and confirm it with more seeds or a "
                  "longer proxy before full training.")
