@@ -101,7 +101,7 @@ def test_search_on_a_two_node_cluster_trains_trials_and_references_and_writes_th
     # resumed when every trial is done: nothing trained, no Ray started, the table as it was
     code, _, err = search("--space", str(space), "--resume", env=env, cwd=tmp_path)
     assert code == 0 and "all 3 trials are done; give --trials N to search further" in err, err
-    assert not (run / "ray" / "tune-1").exists() and not (run / "ray-processes.json").exists()
+    assert not (run / "ray" / "tune-1").exists()
     assert pd.read_csv(run / "trials.csv")["accuracy"].tolist() == df["accuracy"].tolist()
     # the report of `archspace plot`, written at the end: every row of the table in it
     report = (run / "report.html").read_text()

@@ -337,12 +337,11 @@
   // ------------------------------------------------------------------ the page
 
   header();
-  let box;
   if (!data.compare && data.results_md) {
-    box = section("results.md", "The experiment's tables beside the paper's, with the orderings computed from them.");
-    box.append(el("pre", {className: "results-md", id: "results-md"}, data.results_md));
+    section("results.md", "The experiment's tables beside the paper's, with the orderings computed from them.")
+      .append(el("pre", {className: "results-md", id: "results-md"}, data.results_md));
   }
-  box = section("Accuracy against cost",
+  let box = section("Accuracy against cost",
     data.compare ? "Complete trials, the front of each run as a step line, and the reference presets, per run." :
     "Every trial: the front (trials trained to the full proxy budget only) as a step line, trials stopped by ASHA " +
     "and failed ones apart, the reference presets labelled. Hover for the knobs and costs; click for the genome.");

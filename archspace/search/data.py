@@ -32,7 +32,8 @@ def resolve_proxy_data(data: str, synth_options: dict, progress: bool = True) ->
         with file_lock(folder.with_suffix(".lock")):
             manifest = folder / "synth.json"
             if not (manifest.exists() and json.loads(manifest.read_text()).get("complete")):
-                generate(folder, progress=progress, **synth_options)  # a process per core from 300 videos on
+                # generate's default: a process per core from synth.POOL_FROM_VIDEOS videos on
+                generate(folder, progress=progress, **synth_options)
         return folder
     folder = Path(data).expanduser().resolve()
     if not folder.is_dir():
