@@ -2,7 +2,7 @@
 arguments, the data and runtime arguments, and the KEY=VALUE parser.
 
 Verb modules (archspace/*/cli.py) build their parsers from these, so a flag means the
-same thing and has the same help text in every verb. Imports only genome and errors:
+same thing and has the same help text in every verb. Imports only genome, device and errors:
 any layer may use it, and `archspace cost` stays free of torch.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from archspace.device import check_device_name
 from archspace.errors import UserError
 from archspace.genome import Genome, apply_assignments, load_genome, parse_key_value, preset
 
@@ -81,13 +82,21 @@ def add_data_arguments(p: argparse.ArgumentParser, required: bool = True) -> Non
 
 def add_runtime_arguments(p: argparse.ArgumentParser, training: bool = True) -> None:
     """--device, and for training --amp, --channels-last and --compile."""
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--device", default="cpu", type=device_argument, help="cpu (default) or cuda")
     if not training:
         return
     p.add_argument("--amp", action="store_true", help="bf16 autocast")
     p.add_argument("--channels-last", action="store_true",
                    help="channels_last_3d weights and clips on the GPU (on the CPU models always run in it)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+
+
+def device_argument(name: str) -> str:
+    """argparse type of --device: the name checked when parsed, before torch is imported."""
+    try:
+        return check_device_name(name)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def check_at_least(args: argparse.Namespace, minimums: dict[str, int]) -> None:

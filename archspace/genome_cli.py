@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from archspace.cli_args import add_genome_arguments, describe_genome, genome_from_args
+from archspace.cli_args import add_genome_arguments, describe_genome, device_argument, genome_from_args
 
 
 # ----------------------------------------------------------------------------- cost
@@ -27,7 +27,7 @@ def register_cost(sub, name: str) -> None:
                    help="one row per layer (name, output C x T x H x W, params, FLOPs, acts), as fvcore's flop_count_table")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--measure", action="store_true", help="also time a forward pass on this device")
-    p.add_argument("--device", default="cpu", help="device for --measure: cpu or cuda")
+    p.add_argument("--device", default="cpu", type=device_argument, help="device for --measure: cpu or cuda")
     p.add_argument("--batch", type=int, default=1, help="batch for --measure")
     p.add_argument("--repeats", type=int, default=5, help="timed forward passes for --measure")
     p.set_defaults(run=_run_cost)

@@ -10,7 +10,7 @@ the full proxy budget), side by side on this machine, and prints one JSON object
                                  (Ray start, scheduling, sampling, storage; target < 10%)
 
     .venv/bin/python benchmarks/search_asha.py [--space search_spaces/vov3d.yaml] [--trials 12] [--seed 0]
-        [--epochs E --grace G --reduction-factor R] [--no-references]
+        [--epochs E --grace G --reduction-factor R] [--no-references] [--keep DIR]
 
 References are trained once before the timed runs (they are cached per proxy settings),
 so both runs measure the searched trials alone (--no-references skips them).
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--grace", type=int, help="ASHA's first rung in epochs (default: the space's)")
     parser.add_argument("--reduction-factor", type=int, help="ASHA's reduction factor (default: the space's)")
     parser.add_argument("--no-references", action="store_true", help="train no reference presets")
+    parser.add_argument("--keep", metavar="DIR", help="write the runs under DIR and keep them (default: a temporary folder)")
     args = parser.parse_args()
     space = load_space(args.space)
     if args.epochs:
@@ -74,7 +75,8 @@ def main() -> None:
                                            reduction_factor=args.reduction_factor or space.search.reduction_factor)
     if args.no_references:
         space.references = ()
-    folder = Path(tempfile.mkdtemp(prefix="search-asha-"))
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="search-asha-"))
+    folder.mkdir(parents=True, exist_ok=True)
     out = {"space": args.space, "trials": args.trials, "seed": args.seed, "epochs": space.proxy.epochs,
            "grace": space.search.grace_epochs, "reduction_factor": space.search.reduction_factor}
     try:
@@ -96,7 +98,8 @@ def main() -> None:
         out["compute_ratio"] = out["train_s_full"] / out["train_s_asha"]
         out["concurrency"] = result.summary["concurrency"]
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
     print(json.dumps(out))
 
 

@@ -20,19 +20,23 @@ def judge(genome, counter: str = "fvcore") -> dict:
         # fvcore <= 0.1.3 counted conv and linear multiply-adds only.
         analysis.clear_op_handles()
         analysis.set_op_handle("aten::_convolution", conv_flop_jit, "aten::linear", linear_flop_jit)
-    acts = []
+    # fvcore traces the model with one forward pass; hooks read the activations and the
+    # logits from that same pass (a second forward would double the judge's time)
+    acts, logits = [], []
     hooks = [
         m.register_forward_hook(lambda _m, _i, out: acts.append(out.numel()))
         for m in model.modules()
         if isinstance(m, (nn.Conv3d, nn.Linear))
     ]
+    hooks.append(model.register_forward_hook(lambda _m, _i, out: logits.append(tuple(out.shape))))
     with torch.no_grad():
-        logits = model(clip)
+        flops = analysis.total()
     for h in hooks:
         h.remove()
+    assert len(logits) == 1, "fvcore traced the model more than once"
     return {
-        "flops": analysis.total(),
+        "flops": flops,
         "params": sum(p.numel() for p in model.parameters()),
         "acts": sum(acts),
-        "logits_shape": tuple(logits.shape),
+        "logits_shape": logits[0],
     }

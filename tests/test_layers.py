@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "archspace"
 LAYERS = [
     ("archspace.errors", "archspace.io", "archspace.cachedir", "archspace.version"),
     ("archspace.genome",),
-    ("archspace.plan", "archspace.cli_args"),
-    ("archspace.cost", "archspace.device"),
+    ("archspace.plan", "archspace.cli_args", "archspace.device"),
+    ("archspace.cost",),
     ("archspace.models", "archspace.measure"),
     ("archspace.checkpoint", "archspace.safe_load"),
     ("archspace.models.convert", "archspace.data"),

@@ -136,27 +136,30 @@ def test_search_on_a_two_node_cluster_trains_trials_and_references_and_writes_th
         assert json.loads(cost.stdout)["flops"] == row["flops"]
 
 
+# What seed 9 gives a search of the space below at concurrency 1, recorded from a run: the
+# first four proposals are NSGA-II's random first generation (population 4), the fifth
+# its offspring, which depends on the four results. Another sequence here means the same
+# seed no longer gives the same genomes, or the sampling changed on purpose (then record
+# the new one and say why in the commit).
+SEED_9_BLOCKS = ["d2p1d", "dw", "d2p1d", "dw", "d2p1d"]
+
+
 @pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
 def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, env, ray_cluster):
     # Two distinct genomes, five trials: the sampler must propose some genome again.
     knobs = {"block": {"choices": ["dw", "d2p1d"]}}
-    space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "sampler": "nsga2", "seed": 3})
-    sequences = []
-    for name in ("first", "second"):
-        code, _, err = search("--space", str(space), "--name", name, "--address", ray_cluster.address, env=env,
-                              cwd=tmp_path)
-        assert code == 0, err
-        df = pd.read_csv(tmp_path / "runs" / name / "trials.csv").sort_values("trial")
-        sequences.append(df["genome"].tolist())
-        distinct = df["genome"].nunique()
-        trained = df[df["reused_from"].isna()]
-        reused = df[df["reused_from"].notna()]
-        assert len(df) == 5 and distinct <= 2 and trained["genome"].is_unique
-        assert len(trained) == distinct and len(reused) == 5 - distinct and (reused["wall_s"] == 0).all()
-        for _, row in reused.iterrows():
-            source = df[df["trial"] == row["reused_from"]].iloc[0]
-            assert (source["genome"], source["accuracy"]) == (row["genome"], row["accuracy"])
-    assert sequences[0] == sequences[1]
+    space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "sampler": "nsga2", "seed": 9})
+    code, _, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv").sort_values("trial")
+    assert df["block"].tolist() == SEED_9_BLOCKS
+    trained = df[df["reused_from"].isna()]
+    reused = df[df["reused_from"].notna()]
+    assert trained["block"].tolist() == ["d2p1d", "dw"] and trained["trial"].tolist() == [0, 1]
+    assert reused["reused_from"].tolist() == [0, 1, 0] and (reused["wall_s"] == 0).all()
+    for _, row in reused.iterrows():
+        source = df[df["trial"] == row["reused_from"]].iloc[0]
+        assert (source["genome"], source["accuracy"]) == (row["genome"], row["accuracy"])
 
 
 @pytest.mark.xdist_group("ray-cluster")  # one worker holds the shared cluster (conftest.py)
