@@ -54,14 +54,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, needle):
 
 @pytest.mark.parametrize("verb", ["synth", "info", "cache"])
 def test_help_has_an_example(verb, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["data", verb, "--help"])
-    assert exit_info.value.code == 0
+    assert main(["data", verb, "--help"]) == 0
     assert "example:" in capsys.readouterr().out
 
 
 def test_unknown_codec_is_refused_by_the_parser(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["data", "synth", "--out", str(tmp_path), "--codec", "mpeg2"])
-    assert exit_info.value.code == 2
+    assert main(["data", "synth", "--out", str(tmp_path), "--codec", "mpeg2"]) == 2
     assert "h264" in capsys.readouterr().err

@@ -226,6 +226,21 @@ def test_fidelity_figures_on_known_accuracies():
     assert "- `long`: std over seeds 1.4 points on average (largest 1.4)" in text
 
 
+def test_resampled_taus_are_scipys_kendall_tau_b_of_each_resample():
+    from scipy.stats import kendalltau
+
+    from archspace.experiment.fidelity import resampled_taus
+
+    rng = __import__("numpy").random.default_rng(1)
+    # accuracies in steps of 1/15 (a 15-video validation set): resamples repeat genomes and tie values
+    x, y = rng.integers(0, 6, 8) / 15, rng.integers(0, 6, 8) / 15
+    resamples = rng.integers(0, 8, (400, 8))
+    expected = [kendalltau(x[i], y[i]).statistic for i in resamples]
+    kept = [t for t, i in zip(expected, resamples) if len(set(x[i])) > 1 and len(set(y[i])) > 1]
+    assert len(kept) < 400  # some resamples are all tied in x or y, and are left out
+    assert resampled_taus(x, y, resamples) == pytest.approx(kept, abs=1e-12)
+
+
 def test_the_verdict_weighs_an_alternative_by_its_seed_mean_and_by_one_seed():
     from archspace.experiment.fidelity import verdict
 

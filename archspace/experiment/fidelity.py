@@ -38,15 +38,27 @@ def rank_agreement(x: np.ndarray, y: np.ndarray, bootstrap: int = 2000, seed: in
     result["tau"] = _finite(kendalltau(x, y).statistic)
     result["rho"] = _finite(spearmanr(x, y).statistic)
     rng = np.random.default_rng(seed)
-    taus = []
-    for _ in range(bootstrap):
-        i = rng.integers(0, len(x), len(x))
-        if np.ptp(x[i]) > 0 and np.ptp(y[i]) > 0:
-            taus.append(kendalltau(x[i], y[i]).statistic)
-    taus = [t for t in taus if t == t]
-    if taus:
+    taus = resampled_taus(x, y, rng.integers(0, len(x), (bootstrap, len(x))))
+    if len(taus):
         result["tau_low"], result["tau_high"] = (float(v) for v in np.percentile(taus, [2.5, 97.5]))
     return result
+
+
+def resampled_taus(x: np.ndarray, y: np.ndarray, resamples: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b (scipy.stats.kendalltau's default) of every resample at once, one
+    row of genome indices each; resamples whose x or y ranks are all tied are left out.
+    tau-b = (concordant - discordant) / sqrt((pairs - pairs tied in x) (pairs - pairs
+    tied in y)). One kendalltau call per resample costs about a millisecond, which a
+    2000-resample interval per proxy turned into most of an experiment's closing time."""
+    n = resamples.shape[1]
+    upper = np.triu(np.ones((n, n), dtype=bool), 1)  # each pair (i < j) once
+    xs, ys = x[resamples], y[resamples]
+    sx = np.sign(xs[:, :, None] - xs[:, None, :])[:, upper]
+    sy = np.sign(ys[:, :, None] - ys[:, None, :])[:, upper]
+    pairs = upper.sum()
+    free_x, free_y = pairs - (sx == 0).sum(1), pairs - (sy == 0).sum(1)
+    keep = (free_x > 0) & (free_y > 0)
+    return (sx * sy).sum(1)[keep] / np.sqrt(free_x[keep] * free_y[keep])
 
 
 def _finite(value) -> Optional[float]:
