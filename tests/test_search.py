@@ -247,6 +247,35 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     assert not [t for t in study.trials if t.state.name in ("RUNNING", "WAITING")]
 
 
+def test_a_ctrl_c_that_python_drops_still_stops_the_search():
+    # Python drops an exception raised while a garbage-collector callback runs; a SIGINT
+    # landing in one (SQLAlchemy's, in a search) once let the search go on. The search's
+    # handler remembers it, and the Tune loop's step callback raises it again.
+    script = """
+import os, signal, weakref
+from archspace.search.tune import CtrlC, _ctrl_c_remembered, _stop_on_ctrl_c
+interrupted = CtrlC()
+class Thing: pass
+def on_collect(_):
+    os.kill(os.getpid(), signal.SIGINT)
+    sum(range(10_000))  # the handler runs here, inside the callback: its KeyboardInterrupt is dropped
+with _ctrl_c_remembered(interrupted):
+    thing = Thing(); ref = weakref.ref(thing, on_collect)
+    del thing
+    print("went on", interrupted.pressed)
+    try:
+        _stop_on_ctrl_c(interrupted).on_step_begin(iteration=0, trials=[])
+    except KeyboardInterrupt:
+        print("stopped at the next step")
+print("handler restored", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout.splitlines() == ["went on True", "stopped at the next step", "handler restored True"], \
+        proc.stdout + proc.stderr
+    assert "KeyboardInterrupt" in proc.stderr  # what Python printed as it dropped the exception
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

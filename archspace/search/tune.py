@@ -10,6 +10,9 @@ fixed list of trial specs (`queue_searcher`).
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -42,6 +45,7 @@ def _fit(out: Path, searcher, concurrency: int, gpus_per_trial: float, scheduler
     from archspace.search.trial import run_trial
 
     resources = {"cpu": 1, "gpu": gpus_per_trial}
+    interrupted = CtrlC()
     attempt = len(list((out / "ray").glob("tune-*"))) if (out / "ray").exists() else 0
     tuner = tune.Tuner(
         tune.with_resources(run_trial, resources),
@@ -53,9 +57,51 @@ def _fit(out: Path, searcher, concurrency: int, gpus_per_trial: float, scheduler
                                     trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=f"tune-{attempt}", storage_path=str(out / "ray"), verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0),
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=None)),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+                                  callbacks=[_stop_on_ctrl_c(interrupted)]),
     )
-    tuner.fit()
+    with _ctrl_c_remembered(interrupted):
+        tuner.fit()
+
+
+@dataclass
+class CtrlC:
+    """Whether Ctrl-C was pressed (a plain flag: Ray Tune pickles its callbacks, locks and
+    Events do not pickle)."""
+
+    pressed: bool = False
+
+
+@contextlib.contextmanager
+def _ctrl_c_remembered(interrupted: CtrlC):
+    """Ctrl-C raises KeyboardInterrupt as usual, and is also remembered: Python drops an
+    exception raised while a garbage-collector callback runs (a search once went on after
+    Ctrl-C because SQLAlchemy's weakref callback swallowed it), so the Tune loop checks
+    the flag at every step (_stop_on_ctrl_c)."""
+    def on_sigint(signum, frame):
+        interrupted.pressed = True
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (a notebook's worker thread): Python's default stays
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_on_ctrl_c(interrupted: CtrlC):
+    from ray.tune import Callback
+
+    class StopOnCtrlC(Callback):
+        def on_step_begin(self, iteration, trials, **info):
+            if interrupted.pressed:
+                raise KeyboardInterrupt
+
+    return StopOnCtrlC()
 
 
 def _trial_dirname(trial) -> str:
