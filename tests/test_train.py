@@ -12,6 +12,7 @@ import torch
 import archspace
 from archspace import preset
 from archspace.data.synth import generate
+from archspace.checkpoint import read_checkpoint
 from archspace.train.data import make_train_data
 from archspace.train.device import init_runtime
 from archspace.train.loop import TrainingDiverged, TrainSetup, train
@@ -271,8 +272,9 @@ def test_resume_names_what_differs_extends_step_schedules_and_says_where_it_stan
     capsys.readouterr()
     finished = _setup(genome, tmp_path / "cos", epochs=1, resume=True)
     finished.progress = True
-    train(finished, data.train, data.val, init_runtime())
+    last = train(finished, data.train, data.val, init_runtime())
     assert f"{tmp_path / 'cos'}: finished all 1 epochs; nothing left to train" in capsys.readouterr().err
+    assert last == read_checkpoint(tmp_path / "cos" / "checkpoint.pt")["history"][-1]  # the run's last metrics
 
     # A step schedule does not depend on the total: a finished run can be extended.
     steps = load_recipe("ssv2_scratch").with_size(4, 32).replace(epochs=1, schedule="steps", steps=[1])

@@ -72,6 +72,13 @@ def train(
     """
     s = setup
     genome = s.genome.replace(dropout=s.recipe.dropout)
+    checkpoint = s.out / CHECKPOINT if s.out else None
+    saved = _saved_run(checkpoint, s, genome) if checkpoint is not None else None
+    if saved is not None and saved["epoch"] >= s.epochs:
+        # finished: nothing to build (an optimizer's first use alone imports torch._dynamo, ~2 s)
+        if runtime.is_main and s.progress:
+            print(f"{s.out}: finished all {s.epochs} epochs; nothing left to train", file=sys.stderr)
+        return saved["history"][-1]
     torch.manual_seed(s.seed)
     model = build_model(genome, zero_init_final_bn=s.recipe.zero_init_final_bn)
     if s.init is not None:
@@ -79,9 +86,12 @@ def train(
     peak_lr = s.recipe.lr_for_batch(s.batch_size * runtime.world_size)
     optimizer = _sgd(model, s.recipe, peak_lr)
     start_epoch, history = 0, []
-    checkpoint = s.out / CHECKPOINT if s.out else None
     if checkpoint is not None:
-        start_epoch, history = _resume_or_start(checkpoint, s, genome, model, optimizer)
+        if saved is not None:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            set_rng_state(saved["rng"])
+            start_epoch, history = saved["epoch"], list(saved["history"])
         make_folder(s.out)
         for ds in (train_set, val_set):
             if hasattr(ds, "problems"):
@@ -92,8 +102,7 @@ def train(
     steps = math.ceil(math.ceil(n / runtime.world_size) / s.batch_size)
     metrics = history[-1] if history else {}
     if start_epoch and runtime.is_main and s.progress:
-        print(f"{s.out}: finished all {s.epochs} epochs; nothing left to train" if start_epoch >= s.epochs
-              else f"resuming {s.out} from epoch {start_epoch} of {s.epochs}", file=sys.stderr)
+        print(f"resuming {s.out} from epoch {start_epoch} of {s.epochs}", file=sys.stderr)
     for epoch in range(start_epoch, s.epochs):
         for ds in (train_set, val_set):
             if hasattr(ds, "set_epoch"):
@@ -229,10 +238,13 @@ def check_run_folder(out: Path, resume: bool) -> None:
         raise UserError(f"--resume: {out} {where}, so there is no run to continue; drop --resume to start one")
 
 
-def _resume_or_start(checkpoint: Path, s: TrainSetup, genome: Genome, model, optimizer) -> tuple[int, list]:
+def _saved_run(checkpoint: Path, s: TrainSetup, genome: Genome) -> Optional[dict]:
+    """The checkpoint to resume from, checked against this run's genome and settings;
+    None for a new run. UserError for a folder that holds a run without --resume, or a
+    run made with other settings."""
     check_run_folder(checkpoint.parent, s.resume)
     if not checkpoint.exists():
-        return 0, []
+        return None
     if not s.resume:
         raise UserError(
             f"{checkpoint.parent} already holds a training run: pass --resume to continue it, or choose another --out"
@@ -257,10 +269,7 @@ def _resume_or_start(checkpoint: Path, s: TrainSetup, genome: Genome, model, opt
             f"exactly those; --epochs {s.recipe.epochs} would change the learning rate of the epochs already run. "
             f"Resume with --epochs {saved_epochs}, or start a new run from its weights with --init {checkpoint}"
         )
-    model.load_state_dict(data["model"])
-    optimizer.load_state_dict(data["optimizer"])
-    set_rng_state(data["rng"])
-    return data["epoch"], list(data["history"])
+    return data
 
 
 def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
