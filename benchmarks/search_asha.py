@@ -25,9 +25,11 @@ rule replayed on simulated searches) gives a median of 1.36x. The same simulatio
 3x out of reach of short proxies and small searches: a median of 2.2x at 8 trials with
 27 epochs (grace 3, R 3), 2.8x at 20 trials with 24 epochs (grace 3, R 4), and 3.0x /
 3.4x at 12 / 16 trials with 48 epochs (grace 3, R 4), 3.4x at 20 trials with 24 epochs
-(grace 2, R 3). The run without ASHA alone is then 480-576 epoch-trainings, 80-100
-minutes of both cores at the default proxy (about 20 s an epoch per trial, two at a
-time): --epochs 24 --grace 2 --reduction-factor 3 --trials 20 --no-references. A
+(grace 2, R 3). The run without ASHA alone is then 480 epoch-trainings, about two hours
+of both cores at the default proxy (28-37 s an epoch per trial, two at a time, measured
+on 5 trials of that run): --epochs 24 --grace 2 --reduction-factor 3 --trials 20
+--no-references. There, epoch-2 accuracies were 6.0-10.3 % (chance 6.7 %): the first
+rung prunes nearly at random. A
 cheaper proxy does not shorten it much: 4 x 32^2 at width 0.25 still takes 13 s an
 epoch (data and evaluation dominate) and was at chance after 4 epochs.
 """

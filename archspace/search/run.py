@@ -168,19 +168,21 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
         if options.progress:
             print(progress_line(plan, df, len(searcher.running), time.monotonic() - t0), file=sys.stderr, flush=True)
 
-    searcher = make_searcher(plan, study, missing, progress)
-    if options.progress:
-        _say(f"search {name}: {plan.trials} trials ({done} done), {plan.concurrency} at a time, "
-                      f"{plan.sampler} sampler, scheduler {plan.scheduler}; proxy {plan.budget['epochs']} epochs "
-                      f"at {space.proxy.frames} x {space.proxy.crop}^2 on {plan.data}; "
-                      f"{len(missing)} reference(s) to train -> {out}")
     if done >= plan.trials and not missing:
-        interrupted = False  # a resume of a finished search: nothing to train, no Ray to start
+        # a resume of a finished search: nothing to train, so no searcher (it imports Ray Tune) and no Ray
+        interrupted, infeasible = False, 0
         if options.progress:
             _say(f"search {name}: all {plan.trials} trials are done; give --trials N to search further")
     else:
+        searcher = make_searcher(plan, study, missing, progress)
+        if options.progress:
+            _say(f"search {name}: {plan.trials} trials ({done} done), {plan.concurrency} at a time, "
+                 f"{plan.sampler} sampler, scheduler {plan.scheduler}; proxy {plan.budget['epochs']} epochs "
+                 f"at {space.proxy.frames} x {space.proxy.crop}^2 on {plan.data}; "
+                 f"{len(missing)} reference(s) to train -> {out}")
         interrupted = run_trials(out, options.address, searcher, plan.concurrency, plan.gpus_per_trial,
                                  make_scheduler(plan))
+        infeasible = searcher.infeasible
     if interrupted:
         reconcile(study, plan)
     df = write_outputs(plan, study, out)
@@ -188,7 +190,7 @@ def run_search(space, options: SearchOptions = SearchOptions()) -> SearchResult:
     fresh = df[(df["reused_from"].isna()) & ~(df["reference"] & df["preset"].isin(list(ref_rows)))]
     train_s = float(fresh["wall_s"].fillna(0).sum())
     summary = {**settings, "status": "interrupted" if interrupted else "finished", "started": started,
-               "wall_s": wall, "train_s": train_s, "infeasible_proposals": searcher.infeasible,
+               "wall_s": wall, "train_s": train_s, "infeasible_proposals": infeasible,
                "outside_training_share": max(0.0, 1 - train_s / (wall * plan.concurrency)) if wall > 0 else None,
                "counts": {s: int((df.loc[~df["reference"], "state"] == s).sum()) for s in T.STATES}}
     write_json_atomic(out / "search.json", summary)

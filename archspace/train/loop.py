@@ -86,12 +86,12 @@ def train(
     peak_lr = s.recipe.lr_for_batch(s.batch_size * runtime.world_size)
     optimizer = _sgd(model, s.recipe, peak_lr)
     start_epoch, history = 0, []
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        set_rng_state(saved["rng"])
+        start_epoch, history = saved["epoch"], list(saved["history"])
     if checkpoint is not None:
-        if saved is not None:
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            set_rng_state(saved["rng"])
-            start_epoch, history = saved["epoch"], list(saved["history"])
         make_folder(s.out)
         for ds in (train_set, val_set):
             if hasattr(ds, "problems"):
