@@ -31,6 +31,10 @@ class _DepthwiseConv3dFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
+        # Under bf16 autocast the forward conv ran in bf16 while x and the weight were saved
+        # as given (float32 weight); the backward runs outside autocast, so cast them here.
+        # Autograd casts the gradients back to each input's dtype.
+        x, weight = x.to(grad.dtype), weight.to(grad.dtype)
         channels = weight.shape[0]
         grad_input = grad_weight = None
         same = all(p == k // 2 for p, k in zip(ctx.padding, weight.shape[2:]))
