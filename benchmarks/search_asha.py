@@ -11,6 +11,7 @@ the full proxy budget), side by side on this machine, and prints one JSON object
 
     .venv/bin/python benchmarks/search_asha.py [--space search_spaces/vov3d.yaml] [--trials 12] [--seed 0]
         [--epochs E --grace G --reduction-factor R] [--no-references] [--keep DIR]
+        [--concurrency K] [--device cuda --gpus-per-trial F]
 
 References are trained once before the timed runs (they are cached per proxy settings),
 so both runs measure the searched trials alone (--no-references skips them).
@@ -67,6 +68,8 @@ def main() -> None:
     parser.add_argument("--grace", type=int, help="ASHA's first rung in epochs (default: the space's)")
     parser.add_argument("--reduction-factor", type=int, help="ASHA's reduction factor (default: the space's)")
     parser.add_argument("--no-references", action="store_true", help="train no reference presets")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda with --gpus-per-trial")
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0)
     parser.add_argument("--keep", metavar="DIR", help="write the runs under DIR and keep them (default: a temporary folder)")
     args = parser.parse_args()
     space = load_space(args.space)
@@ -79,18 +82,19 @@ def main() -> None:
         space.references = ()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="search-asha-"))
     folder.mkdir(parents=True, exist_ok=True)
-    out = {"space": args.space, "trials": args.trials, "seed": args.seed, "epochs": space.proxy.epochs,
+    where = dict(device=args.device, gpus_per_trial=args.gpus_per_trial)
+    out = {"space": args.space, **where, "trials": args.trials, "seed": args.seed, "epochs": space.proxy.epochs,
            "grace": space.search.grace_epochs, "reduction_factor": space.search.reduction_factor}
     try:
         # references first, untimed: both runs below then find them in the cache
         if space.references:
             run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
-                                            concurrency=args.concurrency, progress=False))
+                                            concurrency=args.concurrency, progress=False, **where))
         for scheduler, label in (("asha", "asha"), ("none", "full")):
             # no time budget: both runs train every trial (the space's budget would cut the slower one)
             result = run_search(space, SearchOptions(name=label, out=str(folder / label), trials=args.trials,
                                                      seed=args.seed, scheduler=scheduler, time_budget_s=float("inf"),
-                                                     concurrency=args.concurrency, progress=False))
+                                                     concurrency=args.concurrency, progress=False, **where))
             df = result.table
             out[f"train_s_{label}"] = trained_seconds(df)
             out[f"best_{label}"] = best(df)

@@ -341,6 +341,22 @@ def test_latency_is_measured_once_per_genome_and_device(tmp_path):
     assert len(list(tmp_path.glob("*.json"))) == 2
 
 
+def test_a_search_run_from_a_source_folder_records_its_versions(monkeypatch):
+    # PYTHONPATH=/path/to/archspace without pip install: no distribution metadata (a GPU
+    # machine's search stopped here with PackageNotFoundError before any trial)
+    import importlib.metadata
+
+    from archspace import __version__
+    from archspace.search.run import environment
+
+    def no_distributions(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", no_distributions)
+    versions = environment()["versions"]
+    assert (versions["archspace"], versions["torch"], versions["ray"], versions["optuna"]) == (__version__, None, None, None)
+
+
 def test_space_show_cli_json_and_a_bad_space_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "archspace", "space", "show", "search_spaces/vov3d.yaml", "--json"],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])

@@ -287,13 +287,24 @@ def _check_folder(space, out: Path, options: SearchOptions) -> None:
 def environment() -> dict:
     """Versions and machine, as search.json (and experiment.json) record them. Versions
     come from package metadata: the driver never imports torch (3 s)."""
-    from importlib.metadata import version
+    from archspace.version import __version__
 
     return {
-        "versions": {**{name: version(name) for name in ("archspace", "torch", "ray", "optuna")},
+        "versions": {"archspace": __version__, **{name: _installed_version(name) for name in ("torch", "ray", "optuna")},
                      "python": platform.python_version()},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "host": platform.node()},
     }
+
+
+def _installed_version(name: str) -> Optional[str]:
+    """The installed distribution's version; None where the package is importable without
+    one (a source folder on PYTHONPATH)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def _settings(plan: SearchPlan, options: SearchOptions, name: str) -> dict:
