@@ -196,6 +196,16 @@ def _start(space: Path, *args, env, cwd) -> subprocess.Popen:
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
+def _ray_record(run: Path, proc: subprocess.Popen, timeout: float = 240) -> dict:
+    """The Ray processes a running search recorded (once it has started Ray)."""
+    path, deadline = run / "ray-processes.json", time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, f"no {path} after {timeout} s"
+        time.sleep(0.1)
+    return json.loads(path.read_text())
+
+
 def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_ones(tmp_path, env):
     # 27 genomes and --trials 40: the search is still training when the Ctrl-C and the
     # kill come, however slowly this test gets to send them (no race with its end)
@@ -203,11 +213,10 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
              "modules": {"choices": [1, 2, 3]}}
     space = write_space(tmp_path, knobs=knobs, search={"trials": 5, "seed": 1})
     run = tmp_path / "runs" / "tiny"
-    # Ctrl-C after the first trial: exit 130, the exact command to resume, Ray stopped.
+    # Ctrl-C once Ray runs: exit 130, the exact command to resume, Ray stopped.
     proc = _start(space, "--trials", "40", env=env, cwd=tmp_path)
     try:
-        wait_for_rows(run / "trials.csv", 1, proc, timeout=240)
-        record = json.loads((run / "ray-processes.json").read_text())
+        record = _ray_record(run, proc)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -218,7 +227,7 @@ def test_ctrl_c_then_kill_9_then_resume_give_every_trial_once_and_keep_finished_
     assert not _alive(record)
     # Resumed as the hint says (it goes on to the 40 trials the search was started with,
     # not the space's 5), then SIGKILLed once another trial has finished: Ray's helpers outlive it.
-    rows = len(pd.read_csv(run / "trials.csv"))
+    rows = len(pd.read_csv(run / "trials.csv")) if (run / "trials.csv").exists() else 0
     proc = _start(space, "--resume", env=env, cwd=tmp_path)
     try:
         wait_for_rows(run / "trials.csv", rows + 1, proc, timeout=240)

@@ -23,8 +23,8 @@ def run_trials(out: Path, address: Optional[str], searcher, concurrency: int, gp
                scheduler=None) -> bool:
     """Train every trial `searcher` suggests until it says FINISHED; Ray's files go to
     out/ray/tune-N. Returns True when Ctrl-C stopped it (finished trials are kept)."""
-    own_ray = start_ray(out, address)
     try:
+        start_ray(out, address)  # inside the try: a Ctrl-C while Ray starts stops it too
         _fit(out, searcher, concurrency, gpus_per_trial, scheduler)
     except KeyboardInterrupt:
         return True
@@ -32,7 +32,7 @@ def run_trials(out: Path, address: Optional[str], searcher, concurrency: int, gp
         import ray
 
         ray.shutdown()
-        if own_ray:
+        if not address:
             stop_recorded_ray(out)
     return False
 
