@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+import cli_forkserver
+
 REPO = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"(?:<!-- readme-test: (?P<mark>.*?) -->\n)?```(?P<lang>[^\n]*)\n(?P<body>.*?)^```$", re.S | re.M)
 REPLACE = re.compile(r'"(.*?)" -> "(.*?)"')
@@ -56,8 +58,20 @@ def test_readme_blocks_run_in_order(tmp_path):
         (work / name).symlink_to(REPO / name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "archspace").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m archspace "$@"\n')
+    # `archspace` runs each command in a fresh process forked from one that imported torch
+    # once (tests/cli_forkserver.py): the same main(), a third less CPU for this test
+    server = cli_forkserver.start(tmp_path / "archspace.sock")
+    (bin_dir / "archspace").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{cli_forkserver.__file__}" call '
+                                       f'"{tmp_path / "archspace.sock"}" "$@"\n')
     (bin_dir / "archspace").chmod(0o755)
+    try:
+        _run_blocks(tmp_path, work, bin_dir)
+    finally:
+        server.kill()
+        server.wait()
+
+
+def _run_blocks(tmp_path: Path, work: Path, bin_dir: Path) -> None:
     (work / ".venv" / "bin").mkdir(parents=True)
     (work / ".venv" / "bin" / "python").symlink_to(sys.executable)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO),

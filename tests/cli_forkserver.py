@@ -1,0 +1,118 @@
+"""`archspace` commands for the README test without importing torch once per command.
+
+A server process imports the CLI and torch once, then forks a child per command: the
+child takes the caller's arguments, folder, environment and standard streams and runs
+`archspace.cli.main` exactly as `python -m archspace` would, in a fresh process. The
+`archspace` shim on the test's PATH is `python cli_forkserver.py call SOCKET ARGS...`:
+it hands its streams to the server and exits with the command's exit code. About 3 CPU-s
+less per torch-importing command (torch's import and the first optimizer step's import
+of torch._dynamo), a third of the README test.
+
+    server = start(socket_path); ...; server.terminate()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PRELOAD = ("torch", "torch._dynamo", "av", "numpy", "yaml", "archspace.cli", "archspace.train.cli",
+           "archspace.train.loop", "archspace.train.evaluate", "archspace.data.dataset", "archspace.data.synth",
+           "archspace.measure", "archspace.checkpoint")
+
+
+def start(path: Path, timeout: float = 120) -> subprocess.Popen:
+    """Start a server on the UNIX socket `path`; returns once it accepts commands."""
+    server = subprocess.Popen([sys.executable, __file__, "serve", str(path)])
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError(f"the archspace fork server did not start (exit {server.poll()})")
+        time.sleep(0.05)
+    return server
+
+
+def serve(path: str) -> None:
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path + ".tmp")
+    os.rename(path + ".tmp", path)  # the path appears once the server listens
+    listener.listen()
+    while True:
+        conn, _ = listener.accept()
+        message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        if os.fork() == 0:
+            listener.close()
+            _run(conn, json.loads(message), fds)
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+        while True:  # reap finished children
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+
+
+def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the forked child: become the caller's `archspace` process, run the command,
+    send its exit code."""
+    code = 1
+    try:
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.argv = ["archspace", *request["argv"]]
+        from archspace.cli import main
+
+        try:
+            code = int(main(request["argv"]) or 0)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - as Python would: traceback on stderr, exit 1
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        conn.sendall(struct.pack("!i", code))
+        os._exit(code)
+
+
+def call(path: str, argv: list[str]) -> int:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(path)
+    request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+    socket.send_fds(conn, [request], [0, 1, 2])
+    reply = b""
+    while len(reply) < 4:
+        chunk = conn.recv(4 - len(reply))
+        if not chunk:
+            return 1  # the child died without a word
+        reply += chunk
+    return struct.unpack("!i", reply)[0]
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "serve":
+        serve(sys.argv[2])
+    else:
+        sys.exit(call(sys.argv[2], sys.argv[3:]))
