@@ -1,14 +1,16 @@
-"""`archspace` commands for the README test without importing torch once per command.
+"""`archspace` commands for tests without importing torch or Ray Tune once per command.
 
-A server process imports the CLI and torch once, then forks a child per command: the
-child takes the caller's arguments, folder, environment and standard streams and runs
-`archspace.cli.main` exactly as `python -m archspace` would, in a fresh process. The
-`archspace` shim on the test's PATH is `python cli_forkserver.py call SOCKET ARGS...`:
-it hands its streams to the server and exits with the command's exit code. About 3 CPU-s
-less per torch-importing command (torch's import and the first optimizer step's import
-of torch._dynamo), a third of the README test.
+A server process imports the CLI and the heavy libraries once, then forks a child per
+command: the child takes the caller's arguments, folder, environment and standard
+streams and runs `archspace.cli.main` exactly as `python -m archspace` would, in a fresh
+process. The client, `python cli_forkserver.py call SOCKET ARGS...`, hands its streams to
+the server and exits with the command's exit code; if the client dies (a test's timeout
+kills it), the child's process group is killed with it. About 3 CPU-s less per command
+that imports torch (TRAINING: the README test's `archspace` on PATH) or Ray Tune and
+Optuna (SEARCH: the search and experiment drivers of tests/test_search.py and
+tests/test_experiment.py).
 
-    server = start(socket_path); ...; server.terminate()
+    server = start(socket_path, TRAINING); command(socket_path) + ["train", ...]; server.kill()
 """
 
 from __future__ import annotations
@@ -22,14 +24,22 @@ import sys
 import time
 from pathlib import Path
 
-PRELOAD = ("torch", "torch._dynamo", "av", "numpy", "yaml", "archspace.cli", "archspace.train.cli",
-           "archspace.train.loop", "archspace.train.evaluate", "archspace.data.dataset", "archspace.data.synth",
-           "archspace.measure", "archspace.checkpoint")
+TRAINING = ("torch", "torch._dynamo", "av", "numpy", "yaml", "archspace.cli", "archspace.train.cli",
+            "archspace.train.loop", "archspace.train.evaluate", "archspace.data.dataset", "archspace.data.synth",
+            "archspace.measure", "archspace.checkpoint")
+# what the drivers import (not torch: their trials train in Ray's processes)
+SEARCH = ("ray", "ray.tune", "ray.tune.search", "optuna", "pandas", "pyarrow", "yaml", "archspace.cli",
+          "archspace.search.run", "archspace.search.searcher", "archspace.search.tune", "archspace.experiment.run")
 
 
-def start(path: Path, timeout: float = 120) -> subprocess.Popen:
+def command(path: Path) -> list[str]:
+    """The argv prefix that runs `archspace ...` through the server at `path`."""
+    return [sys.executable, __file__, "call", str(path)]
+
+
+def start(path: Path, preload: tuple[str, ...], timeout: float = 120) -> subprocess.Popen:
     """Start a server on the UNIX socket `path`; returns once it accepts commands."""
-    server = subprocess.Popen([sys.executable, __file__, "serve", str(path)])
+    server = subprocess.Popen([sys.executable, __file__, "serve", str(path), *preload])
     deadline = time.monotonic() + timeout
     while not path.exists():
         if server.poll() is not None or time.monotonic() > deadline:
@@ -39,10 +49,10 @@ def start(path: Path, timeout: float = 120) -> subprocess.Popen:
     return server
 
 
-def serve(path: str) -> None:
+def serve(path: str, preload: list[str]) -> None:
     import importlib
 
-    for name in PRELOAD:
+    for name in preload:
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".tmp")
@@ -70,6 +80,10 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
     send its exit code."""
     code = 1
     try:
+        os.setpgid(0, 0)  # a group of its own: what it starts (Ray) goes with it if the client dies
+        import threading
+
+        threading.Thread(target=_die_with_client, args=(conn,), daemon=True).start()
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -97,6 +111,17 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+def _die_with_client(conn: socket.socket) -> None:
+    """The client sends nothing after its request: end of stream means it is gone."""
+    import signal
+
+    try:
+        conn.recv(1)
+    except OSError:
+        pass
+    os.killpg(0, signal.SIGKILL)
+
+
 def call(path: str, argv: list[str]) -> int:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(path)
@@ -113,6 +138,6 @@ def call(path: str, argv: list[str]) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(call(sys.argv[2], sys.argv[3:]))

@@ -35,6 +35,21 @@ def _few_threads():
 
 
 @pytest.fixture(scope="session")
+def archspace_command(tmp_path_factory):
+    """The argv prefix of `archspace ...` run through a fork server that imported Ray Tune,
+    Optuna and the search once (tests/cli_forkserver.py): for the search and experiment
+    drivers that tests run to the end (a process each, ~3.7 CPU-s of imports less). One
+    server per xdist worker, started on first use, stopped by its id at the end."""
+    import cli_forkserver
+
+    path = tmp_path_factory.mktemp("cli") / "archspace.sock"
+    server = cli_forkserver.start(path, cli_forkserver.SEARCH)
+    yield cli_forkserver.command(path)
+    server.kill()
+    server.wait()
+
+
+@pytest.fixture(scope="session")
 def ray_cluster():
     """A Ray cluster of two nodes (one CPU each), started once for every search and
     experiment under test that joins a cluster with --address (those tests are the

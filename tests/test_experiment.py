@@ -27,17 +27,25 @@ RESULT_COLUMNS = ["name", "proxy", "params", "flops", "params_m", "gflops", "pap
 pytestmark = pytest.mark.xdist_group("ray-cluster")
 
 
+# `archspace` as experiment() runs it: under the `work` fixture, through the fork server
+# (conftest.py's archspace_command); the kill of the table6 fixture hits a process of its own.
+ARCHSPACE = [sys.executable, "-m", "archspace"]
+
+
 @pytest.fixture(scope="module")
-def work(tmp_path_factory, ray_cluster):
+def work(tmp_path_factory, ray_cluster, archspace_command):
     """A folder, the environment of an experiment process (its own cache folder), and the
     address of the Ray cluster the runs join with --address."""
+    global ARCHSPACE
     folder = tmp_path_factory.mktemp("experiments")
     env = dict(os.environ, ARCHSPACE_CACHE=str(folder / "cache"), PYTHONUNBUFFERED="1")
+    ARCHSPACE = archspace_command
     yield folder, env, ray_cluster.address
+    ARCHSPACE = [sys.executable, "-m", "archspace"]
 
 
 def experiment(*args, env, cwd, timeout=300):
-    return subprocess.run([sys.executable, "-m", "archspace", "experiment", *args], capture_output=True, text=True,
+    return subprocess.run([*ARCHSPACE, "experiment", *args], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=timeout)
 
 

@@ -36,10 +36,16 @@ def write_space(folder: Path, name="tiny", knobs=None, search=None, proxy=None, 
     return path
 
 
+# `archspace` as search() runs it: under the `env` fixture, through the fork server
+# (conftest.py's archspace_command); the Ctrl-C and kill test starts its own processes.
+ARCHSPACE = [sys.executable, "-m", "archspace"]
+
+
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, archspace_command, monkeypatch):
     """Environment of a search process: its own cache folder; Ray processes it leaves are
     stopped at the end by the ids the search recorded."""
+    monkeypatch.setattr(sys.modules[__name__], "ARCHSPACE", archspace_command)
     env = dict(os.environ, ARCHSPACE_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
     yield env
     from archspace.search.run import stop_recorded_ray
@@ -58,8 +64,8 @@ def test_xdist_keeps_a_group_on_one_worker(request):
 
 
 def search(*args, env, cwd, timeout=300):
-    proc = subprocess.run([sys.executable, "-m", "archspace", "search", *args], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
+    proc = subprocess.run([*ARCHSPACE, "search", *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=timeout)
     return proc.returncode, proc.stdout, proc.stderr
 
 
