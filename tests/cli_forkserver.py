@@ -39,7 +39,9 @@ def command(path: Path) -> list[str]:
 
 def start(path: Path, preload: tuple[str, ...], timeout: float = 120) -> subprocess.Popen:
     """Start a server on the UNIX socket `path`; returns once it accepts commands."""
-    server = subprocess.Popen([sys.executable, __file__, "serve", str(path), *preload])
+    # its own stdin and stdout stay off whatever the caller holds (an xdist worker's channel)
+    server = subprocess.Popen([sys.executable, __file__, "serve", str(path), *preload], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while not path.exists():
         if server.poll() is not None or time.monotonic() > deadline:
