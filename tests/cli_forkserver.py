@@ -3,14 +3,15 @@
 A server process imports the CLI and the heavy libraries once, then forks a child per
 command: the child takes the caller's arguments, folder, environment and standard
 streams and runs `archspace.cli.main` exactly as `python -m archspace` would, in a fresh
-process. The client, `python cli_forkserver.py call SOCKET ARGS...`, hands its streams to
-the server and exits with the command's exit code; if the client dies (a test's timeout
-kills it), the child's process group is killed with it. About 3 CPU-s less per command
+process. The client, `python cli_forkserver.py call MARKER ARGS...` (MARKER: the file
+the server writes once ready), hands its streams to the server and exits with the
+command's exit code; if the client dies (a test's timeout kills it), the child's process
+group is killed with it. About 3 CPU-s less per command
 that imports torch (TRAINING: the README test's `archspace` on PATH) or Ray Tune and
 Optuna (SEARCH: the search and experiment drivers of tests/test_search.py and
 tests/test_experiment.py).
 
-    server = start(socket_path, TRAINING); command(socket_path) + ["train", ...]; server.kill()
+    server = start(marker_path, TRAINING); command(marker_path) + ["train", ...]; server.kill()
 """
 
 from __future__ import annotations
@@ -32,13 +33,22 @@ SEARCH = ("ray", "ray.tune", "ray.tune.search", "optuna", "pandas", "pyarrow", "
           "archspace.search.run", "archspace.search.searcher", "archspace.search.tune", "archspace.experiment.run")
 
 
+def _address(path: str) -> str:
+    """The server's socket: in Linux's abstract namespace, named after `path` (a file that
+    marks the server ready), so a long temporary folder cannot exceed a socket path's 107
+    bytes and nothing is left on disk."""
+    import hashlib
+
+    return "\0archspace-cli-" + hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32]
+
+
 def command(path: Path) -> list[str]:
     """The argv prefix that runs `archspace ...` through the server at `path`."""
     return [sys.executable, __file__, "call", str(path)]
 
 
 def start(path: Path, preload: tuple[str, ...], timeout: float = 120) -> subprocess.Popen:
-    """Start a server on the UNIX socket `path`; returns once it accepts commands."""
+    """Start a server for `path` (written once it accepts commands); returns then."""
     # its own stdin and stdout stay off whatever the caller holds (an xdist worker's channel)
     server = subprocess.Popen([sys.executable, __file__, "serve", str(path), *preload], stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL)
@@ -57,9 +67,9 @@ def serve(path: str, preload: list[str]) -> None:
     for name in preload:
         importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path + ".tmp")
-    os.rename(path + ".tmp", path)  # the path appears once the server listens
+    listener.bind(_address(path))
     listener.listen()
+    Path(path).write_text(str(os.getpid()))  # ready
     while True:
         conn, _ = listener.accept()
         message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
@@ -126,7 +136,7 @@ def _die_with_client(conn: socket.socket) -> None:
 
 def call(path: str, argv: list[str]) -> int:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(path)
+    conn.connect(_address(path))
     request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
     socket.send_fds(conn, [request], [0, 1, 2])
     reply = b""

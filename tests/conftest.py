@@ -42,7 +42,7 @@ def archspace_command(tmp_path_factory):
     server per xdist worker, started on first use, stopped by its id at the end."""
     import cli_forkserver
 
-    path = tmp_path_factory.mktemp("cli") / "archspace.sock"
+    path = tmp_path_factory.mktemp("cli") / "server-ready"
     server = cli_forkserver.start(path, cli_forkserver.SEARCH)
     yield cli_forkserver.command(path)
     server.kill()

@@ -60,8 +60,8 @@ def test_readme_blocks_run_in_order(tmp_path):
     bin_dir.mkdir()
     # `archspace` runs each command in a fresh process forked from one that imported torch
     # once (tests/cli_forkserver.py): the same main(), a third less CPU for this test
-    server = cli_forkserver.start(tmp_path / "archspace.sock", cli_forkserver.TRAINING)
-    shim = " ".join(f'"{a}"' for a in cli_forkserver.command(tmp_path / "archspace.sock"))
+    server = cli_forkserver.start(tmp_path / "archspace-server-ready", cli_forkserver.TRAINING)
+    shim = " ".join(f'"{a}"' for a in cli_forkserver.command(tmp_path / "archspace-server-ready"))
     (bin_dir / "archspace").write_text(f'#!/bin/sh\nexec {shim} "$@"\n')
     (bin_dir / "archspace").chmod(0o755)
     try:
