@@ -1,13 +1,13 @@
 """`archspace` commands for tests without importing torch or Ray Tune once per command.
 
 A server process imports the CLI and the heavy libraries once, then forks a child per
-command: the child takes the caller's arguments, folder, environment and standard
+command: the child takes the caller's arguments, folder, umask, environment and standard
 streams and runs `archspace.cli.main` exactly as `python -m archspace` would, in a fresh
 process. The client, `python cli_forkserver.py call MARKER ARGS...` (MARKER: the file
 the server writes once ready), hands its streams to the server and exits with the
 command's exit code; if the client dies (a test's timeout kills it), the child's process
 group is killed with it. About 3 CPU-s less per command
-that imports torch (TRAINING: the README test's `archspace` on PATH) or Ray Tune and
+that imports torch (TRAINING: the README test's `archspace` on PATH, tests/test_user_cli.py) or Ray Tune and
 Optuna (SEARCH: the search and experiment drivers of tests/test_search.py and
 tests/test_experiment.py).
 
@@ -97,6 +97,7 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
 
         threading.Thread(target=_die_with_client, args=(conn,), daemon=True).start()
         os.chdir(request["cwd"])
+        os.umask(request["umask"])
         os.environ.clear()
         os.environ.update(request["env"])
         for target, fd in enumerate(fds):
@@ -137,7 +138,9 @@ def _die_with_client(conn: socket.socket) -> None:
 def call(path: str, argv: list[str]) -> int:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(_address(path))
-    request = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+    umask = os.umask(0)
+    os.umask(umask)
+    request = json.dumps({"argv": argv, "cwd": os.getcwd(), "umask": umask, "env": dict(os.environ)}).encode()
     socket.send_fds(conn, [request], [0, 1, 2])
     reply = b""
     while len(reply) < 4:

@@ -34,19 +34,30 @@ def _few_threads():
         sys.modules["torch"].set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
+def _fork_server(tmp_path_factory, preload: str):
+    import cli_forkserver
+
+    path = tmp_path_factory.mktemp("cli") / "server-ready"
+    server = cli_forkserver.start(path, getattr(cli_forkserver, preload))
+    yield cli_forkserver.command(path)
+    server.kill()
+    server.wait()
+
+
 @pytest.fixture(scope="session")
 def archspace_command(tmp_path_factory):
     """The argv prefix of `archspace ...` run through a fork server that imported Ray Tune,
     Optuna and the search once (tests/cli_forkserver.py): for the search and experiment
     drivers that tests run to the end (a process each, ~3.7 CPU-s of imports less). One
     server per xdist worker, started on first use, stopped by its id at the end."""
-    import cli_forkserver
+    yield from _fork_server(tmp_path_factory, "SEARCH")
 
-    path = tmp_path_factory.mktemp("cli") / "server-ready"
-    server = cli_forkserver.start(path, cli_forkserver.SEARCH)
-    yield cli_forkserver.command(path)
-    server.kill()
-    server.wait()
+
+@pytest.fixture(scope="session")
+def archspace_training_command(tmp_path_factory):
+    """The same with torch and the training code imported once (~3 CPU-s less for each
+    command that imports torch)."""
+    yield from _fork_server(tmp_path_factory, "TRAINING")
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-import cli_forkserver
-
 REPO = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"(?:<!-- readme-test: (?P<mark>.*?) -->\n)?```(?P<lang>[^\n]*)\n(?P<body>.*?)^```$", re.S | re.M)
 REPLACE = re.compile(r'"(.*?)" -> "(.*?)"')
@@ -50,8 +48,8 @@ def _prepared(block: dict) -> str:
     return body
 
 
-def test_readme_blocks_run_in_order(tmp_path):
-    """About two minutes on two cores: tiny data, one-epoch trainings."""
+def test_readme_blocks_run_in_order(tmp_path, archspace_training_command):
+    """About a minute on two cores: tiny data, one-epoch trainings."""
     work = tmp_path / "clone"
     work.mkdir()
     for name in ("search_spaces", "experiments", "benchmarks"):
@@ -60,15 +58,10 @@ def test_readme_blocks_run_in_order(tmp_path):
     bin_dir.mkdir()
     # `archspace` runs each command in a fresh process forked from one that imported torch
     # once (tests/cli_forkserver.py): the same main(), a third less CPU for this test
-    server = cli_forkserver.start(tmp_path / "archspace-server-ready", cli_forkserver.TRAINING)
-    shim = " ".join(f'"{a}"' for a in cli_forkserver.command(tmp_path / "archspace-server-ready"))
+    shim = " ".join(f'"{a}"' for a in archspace_training_command)
     (bin_dir / "archspace").write_text(f'#!/bin/sh\nexec {shim} "$@"\n')
     (bin_dir / "archspace").chmod(0o755)
-    try:
-        _run_blocks(tmp_path, work, bin_dir)
-    finally:
-        server.kill()
-        server.wait()
+    _run_blocks(tmp_path, work, bin_dir)
 
 
 def _run_blocks(tmp_path: Path, work: Path, bin_dir: Path) -> None:

@@ -14,8 +14,19 @@ import archspace
 from archspace.io import write_bytes_atomic, write_text_atomic
 
 
+# `archspace` as run() starts it: a process forked from one that imported torch once, with
+# this process's arguments, folder, umask, environment and streams (tests/cli_forkserver.py;
+# conftest.py's archspace_training_command). tests/test_cli.py runs the real entry point.
+ARCHSPACE = [sys.executable, "-m", "archspace"]
+
+
+@pytest.fixture(autouse=True)
+def _forked_archspace(archspace_training_command, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ARCHSPACE", archspace_training_command)
+
+
 def run(*args, umask=None, cwd=None, env=None):
-    proc = subprocess.run([sys.executable, "-m", "archspace", *map(str, args)], capture_output=True, text=True,
+    proc = subprocess.run([*ARCHSPACE, *map(str, args)], capture_output=True, text=True,
                           timeout=300, umask=-1 if umask is None else umask, cwd=cwd, env=env)
     return proc.returncode, proc.stdout, proc.stderr
 
