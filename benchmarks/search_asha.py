@@ -11,7 +11,13 @@ the full proxy budget), side by side on this machine, and prints one JSON object
 
     .venv/bin/python benchmarks/search_asha.py [--space search_spaces/vov3d.yaml] [--trials 12] [--seed 0]
         [--epochs E --grace G --reduction-factor R] [--no-references] [--keep DIR]
-        [--concurrency K] [--device cuda --gpus-per-trial F]
+        [--concurrency K] [--device cuda --gpus-per-trial F] [--resume]
+
+--keep DIR --resume continues an interrupted benchmark (Ctrl-C, or a session that ended)
+in DIR: each run goes on from its study. A resumed run's wall_s and outside-training
+share would cover only the last attempt, so they are printed as null; its ASHA starts
+with empty rungs (Ray keeps no scheduler state across runs), which can only lower the
+compute ratio.
 
 References are trained once before the timed runs (they are cached per proxy settings),
 so both runs measure the searched trials alone (--no-references skips them).
@@ -41,6 +47,7 @@ import argparse
 import dataclasses
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -58,6 +65,23 @@ def best(df) -> float:
     return float(done["accuracy"].max()) if len(done) else float("nan")
 
 
+def resuming(run: Path) -> bool:
+    """Whether `run` holds a search that a --resume continues."""
+    return (run / "space.yaml").exists()
+
+
+def finished(result, args):
+    """The run's result; on Ctrl-C, how to continue the benchmark, and exit 130."""
+    if result.interrupted:
+        if args.keep:
+            again = " ".join(sys.argv[1:]) + ("" if args.resume else " --resume")
+            print(f"interrupted; continue with: python benchmarks/search_asha.py {again}", file=sys.stderr)
+        else:
+            print("interrupted; its runs were in a temporary folder (give --keep DIR to continue one)", file=sys.stderr)
+        raise SystemExit(130)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="search_spaces/vov3d.yaml")
@@ -71,7 +95,10 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, or cuda with --gpus-per-trial")
     parser.add_argument("--gpus-per-trial", type=float, default=0.0)
     parser.add_argument("--keep", metavar="DIR", help="write the runs under DIR and keep them (default: a temporary folder)")
+    parser.add_argument("--resume", action="store_true", help="with --keep: continue the runs an interrupted benchmark left in DIR")
     args = parser.parse_args()
+    if args.resume and not args.keep:
+        parser.error("--resume continues the runs in --keep DIR; give --keep")
     space = load_space(args.space)
     if args.epochs:
         space.proxy = dataclasses.replace(space.proxy, epochs=args.epochs)
@@ -88,19 +115,24 @@ def main() -> None:
     try:
         # references first, untimed: both runs below then find them in the cache
         if space.references:
-            run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
-                                            concurrency=args.concurrency, progress=False, **where))
+            finished(run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
+                                                     concurrency=args.concurrency, progress=False,
+                                                     resume=args.resume and resuming(folder / "refs"), **where)),
+                     args)
         for scheduler, label in (("asha", "asha"), ("none", "full")):
             # no time budget: both runs train every trial (the space's budget would cut the slower one)
-            result = run_search(space, SearchOptions(name=label, out=str(folder / label), trials=args.trials,
-                                                     seed=args.seed, scheduler=scheduler, time_budget_s=float("inf"),
-                                                     concurrency=args.concurrency, progress=False, **where))
+            resumed = resuming(folder / label) if args.resume else False
+            result = finished(run_search(space, SearchOptions(name=label, out=str(folder / label), trials=args.trials,
+                                                              seed=args.seed, scheduler=scheduler,
+                                                              time_budget_s=float("inf"), concurrency=args.concurrency,
+                                                              progress=False, resume=resumed, **where)), args)
             df = result.table
             out[f"train_s_{label}"] = trained_seconds(df)
             out[f"best_{label}"] = best(df)
-            out[f"wall_s_{label}"] = result.summary["wall_s"]
-            out[f"outside_training_share_{label}"] = result.summary["outside_training_share"]
+            out[f"wall_s_{label}"] = None if resumed else result.summary["wall_s"]
+            out[f"outside_training_share_{label}"] = None if resumed else result.summary["outside_training_share"]
             out[f"pruned_{label}"] = result.summary["counts"]["pruned"]
+            out[f"resumed_{label}"] = resumed
         out["compute_ratio"] = out["train_s_full"] / out["train_s_asha"]
         out["concurrency"] = result.summary["concurrency"]
     finally:
