@@ -65,9 +65,9 @@ def best(df) -> float:
     return float(done["accuracy"].max()) if len(done) else float("nan")
 
 
-def resuming(run: Path) -> bool:
-    """Whether `run` holds a search that a --resume continues."""
-    return (run / "space.yaml").exists()
+def resuming(run: Path, args) -> bool:
+    """Whether --resume was given and `run` holds a search to continue."""
+    return args.resume and (run / "space.yaml").exists()
 
 
 def finished(result, args):
@@ -117,11 +117,11 @@ def main() -> None:
         if space.references:
             finished(run_search(space, SearchOptions(name="refs", out=str(folder / "refs"), trials=1, seed=args.seed,
                                                      concurrency=args.concurrency, progress=False,
-                                                     resume=args.resume and resuming(folder / "refs"), **where)),
+                                                     resume=resuming(folder / "refs", args), **where)),
                      args)
         for scheduler, label in (("asha", "asha"), ("none", "full")):
             # no time budget: both runs train every trial (the space's budget would cut the slower one)
-            resumed = resuming(folder / label) if args.resume else False
+            resumed = resuming(folder / label, args)
             result = finished(run_search(space, SearchOptions(name=label, out=str(folder / label), trials=args.trials,
                                                               seed=args.seed, scheduler=scheduler,
                                                               time_budget_s=float("inf"), concurrency=args.concurrency,

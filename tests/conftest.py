@@ -3,6 +3,8 @@ import os
 
 import pytest
 
+import cli_forkserver  # tests/: the fork server of archspace_command below
+
 # Under pytest-xdist (make test runs a worker per core) every process a test starts (the
 # CLI, DDP ranks, searches, Ray's nodes) gets one torch thread too, as the worker itself
 # does (_few_threads below). Two OpenMP threads on a core that the other worker keeps busy
@@ -34,11 +36,9 @@ def _few_threads():
         sys.modules["torch"].set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
-def _fork_server(tmp_path_factory, preload: str):
-    import cli_forkserver
-
+def _fork_server(tmp_path_factory, preload: tuple[str, ...]):
     path = tmp_path_factory.mktemp("cli") / "server-ready"
-    server = cli_forkserver.start(path, getattr(cli_forkserver, preload))
+    server = cli_forkserver.start(path, preload)
     yield cli_forkserver.command(path)
     server.kill()
     server.wait()
@@ -50,14 +50,14 @@ def archspace_command(tmp_path_factory):
     Optuna and the search once (tests/cli_forkserver.py): for the search and experiment
     drivers that tests run to the end (a process each, ~3.7 CPU-s of imports less). One
     server per xdist worker, started on first use, stopped by its id at the end."""
-    yield from _fork_server(tmp_path_factory, "SEARCH")
+    yield from _fork_server(tmp_path_factory, cli_forkserver.SEARCH)
 
 
 @pytest.fixture(scope="session")
 def archspace_training_command(tmp_path_factory):
     """The same with torch and the training code imported once (~3 CPU-s less for each
     command that imports torch)."""
-    yield from _fork_server(tmp_path_factory, "TRAINING")
+    yield from _fork_server(tmp_path_factory, cli_forkserver.TRAINING)
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ RAY_PROCESSES = "ray-processes.json"
 
 
 
-def start_ray(out: Path, address: Optional[str]) -> bool:
+def start_ray(out: Path, address: Optional[str]) -> None:
     """Start a local Ray (recording its process ids in the run folder), or join a
-    cluster. Returns True when this search started Ray itself."""
+    cluster (then nothing is recorded: a joined cluster is not the search's to stop)."""
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -27,13 +27,12 @@ def start_ray(out: Path, address: Optional[str]) -> bool:
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     if address:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
-        return False
+        return
     cpus = os.cpu_count() or 1
     # address="local": a Ray of the search's own, even where RAY_ADDRESS or a cluster
     # started on this machine would make a bare ray.init() join that one
     ray.init(address="local", num_cpus=cpus, num_gpus=None, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     record_ray_processes(out)
-    return True
 
 
 def record_ray_processes(out: Path) -> None:
