@@ -9,7 +9,8 @@ command's exit code; if the client dies (a test's timeout kills it), the child's
 group is killed with it. About 3 CPU-s less per command
 that imports torch (TRAINING: the README test's `archspace` on PATH, tests/test_user_cli.py) or Ray Tune and
 Optuna (SEARCH: the search and experiment drivers of tests/test_search.py and
-tests/test_experiment.py).
+tests/test_experiment.py). `python_command(MARKER) + ["-c", CODE]` runs Python code the same
+way, as `python -c CODE` would (the README's Python blocks).
 
     server = start(marker_path, TRAINING); command(marker_path) + ["train", ...]; server.kill()
 """
@@ -45,6 +46,11 @@ def _address(path: str) -> str:
 def command(path: Path) -> list[str]:
     """The argv prefix that runs `archspace ...` through the server at `path`."""
     return [sys.executable, __file__, "call", str(path)]
+
+
+def python_command(path: Path) -> list[str]:
+    """The argv prefix that runs `python -c CODE ...` through the server at `path`."""
+    return [sys.executable, __file__, "python", str(path)]
 
 
 def start(path: Path, preload: tuple[str, ...], timeout: float = 120) -> subprocess.Popen:
@@ -88,8 +94,8 @@ def serve(path: str, preload: list[str]) -> None:
 
 
 def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked child: become the caller's `archspace` process, run the command,
-    send its exit code."""
+    """In the forked child: become the caller's `archspace` (or `python -c`) process, run
+    the command, send its exit code."""
     code = 1
     try:
         os.setpgid(0, 0)  # a group of its own: what it starts (Ray) goes with it if the client dies
@@ -103,11 +109,8 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        sys.argv = ["archspace", *request["argv"]]
-        from archspace.cli import main
-
         try:
-            code = int(main(request["argv"]) or 0)
+            code = _python(request["argv"]) if request["python"] else _archspace(request["argv"])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001 - as Python would: traceback on stderr, exit 1
@@ -124,6 +127,24 @@ def _run(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+def _archspace(argv: list[str]) -> int:
+    sys.argv = ["archspace", *argv]
+    from archspace.cli import main
+
+    return int(main(argv) or 0)
+
+
+def _python(argv: list[str]) -> int:
+    """`python -c CODE ARGS...`: the code runs as __main__ with the caller's folder first on
+    sys.path, in fresh globals (its imports bind its names as in a new interpreter)."""
+    if argv[:1] != ["-c"] or len(argv) < 2:
+        raise SystemExit("python mode takes -c CODE [ARGS...]")
+    sys.argv = ["-c", *argv[2:]]
+    sys.path[0] = ""
+    exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+    return 0
+
+
 def _die_with_client(conn: socket.socket) -> None:
     """The client sends nothing after its request: end of stream means it is gone."""
     import signal
@@ -135,12 +156,13 @@ def _die_with_client(conn: socket.socket) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
-def call(path: str, argv: list[str]) -> int:
+def call(path: str, argv: list[str], python: bool = False) -> int:
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(_address(path))
     umask = os.umask(0)
     os.umask(umask)
-    request = json.dumps({"argv": argv, "cwd": os.getcwd(), "umask": umask, "env": dict(os.environ)}).encode()
+    request = json.dumps({"argv": argv, "cwd": os.getcwd(), "umask": umask, "env": dict(os.environ),
+                          "python": python}).encode()
     socket.send_fds(conn, [request], [0, 1, 2])
     reply = b""
     while len(reply) < 4:
@@ -154,5 +176,5 @@ def call(path: str, argv: list[str]) -> int:
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(sys.argv[2], sys.argv[3:])
-    else:
-        sys.exit(call(sys.argv[2], sys.argv[3:]))
+    else:  # call or python
+        sys.exit(call(sys.argv[2], sys.argv[3:], python=sys.argv[1] == "python"))

@@ -39,25 +39,43 @@ def _few_threads():
 def _fork_server(tmp_path_factory, preload: tuple[str, ...]):
     path = tmp_path_factory.mktemp("cli") / "server-ready"
     server = cli_forkserver.start(path, preload)
-    yield cli_forkserver.command(path)
+    yield path
     server.kill()
     server.wait()
 
 
 @pytest.fixture(scope="session")
-def archspace_command(tmp_path_factory):
-    """The argv prefix of `archspace ...` run through a fork server that imported Ray Tune,
-    Optuna and the search once (tests/cli_forkserver.py): for the search and experiment
-    drivers that tests run to the end (a process each, ~3.7 CPU-s of imports less). One
-    server per xdist worker, started on first use, stopped by its id at the end."""
+def search_server(tmp_path_factory):
+    """A fork server (tests/cli_forkserver.py) that imported Ray Tune, Optuna and the search
+    once: for the search and experiment drivers that tests run to the end (a process each,
+    ~3.7 CPU-s of imports less). One per xdist worker, started on first use, stopped by its
+    id at the end."""
     yield from _fork_server(tmp_path_factory, cli_forkserver.SEARCH)
 
 
 @pytest.fixture(scope="session")
-def archspace_training_command(tmp_path_factory):
+def training_server(tmp_path_factory):
     """The same with torch and the training code imported once (~3 CPU-s less for each
-    command that imports torch)."""
+    command that imports torch, ~6 for one that trains: an optimizer imports torch._dynamo)."""
     yield from _fork_server(tmp_path_factory, cli_forkserver.TRAINING)
+
+
+@pytest.fixture(scope="session")
+def archspace_command(search_server):
+    """The argv prefix of `archspace ...` run through the search fork server."""
+    return cli_forkserver.command(search_server)
+
+
+@pytest.fixture(scope="session")
+def archspace_training_command(training_server):
+    """The argv prefix of `archspace ...` run through the training fork server."""
+    return cli_forkserver.command(training_server)
+
+
+@pytest.fixture(scope="session")
+def python_training_command(training_server):
+    """The argv prefix of `python -c CODE` run through the training fork server."""
+    return cli_forkserver.python_command(training_server)
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def _prepared(block: dict) -> str:
     return body
 
 
-def test_readme_blocks_run_in_order(tmp_path, archspace_training_command):
+def test_readme_blocks_run_in_order(tmp_path, archspace_training_command, python_training_command):
     """About a minute on two cores: tiny data, one-epoch trainings."""
     work = tmp_path / "clone"
     work.mkdir()
@@ -56,15 +56,16 @@ def test_readme_blocks_run_in_order(tmp_path, archspace_training_command):
         (work / name).symlink_to(REPO / name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    # `archspace` runs each command in a fresh process forked from one that imported torch
-    # once (tests/cli_forkserver.py): the same main(), a third less CPU for this test
+    # `archspace` runs each command, and each Python block runs, in a fresh process forked
+    # from one that imported torch once (tests/cli_forkserver.py): the same main() and the
+    # same code as `python -c` would run, half the CPU of this test
     shim = " ".join(f'"{a}"' for a in archspace_training_command)
     (bin_dir / "archspace").write_text(f'#!/bin/sh\nexec {shim} "$@"\n')
     (bin_dir / "archspace").chmod(0o755)
-    _run_blocks(tmp_path, work, bin_dir)
+    _run_blocks(tmp_path, work, bin_dir, python_training_command)
 
 
-def _run_blocks(tmp_path: Path, work: Path, bin_dir: Path) -> None:
+def _run_blocks(tmp_path: Path, work: Path, bin_dir: Path, python: list[str]) -> None:
     (work / ".venv" / "bin").mkdir(parents=True)
     (work / ".venv" / "bin" / "python").symlink_to(sys.executable)
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHONPATH=str(REPO),
@@ -74,7 +75,7 @@ def _run_blocks(tmp_path: Path, work: Path, bin_dir: Path) -> None:
         if block["lang"] not in ("sh", "python") or block["mark"].startswith("skip: "):
             continue
         body = _prepared(block)
-        command = ["bash", "-euo", "pipefail", "-c", body] if block["lang"] == "sh" else [sys.executable, "-c", body]
+        command = ["bash", "-euo", "pipefail", "-c", body] if block["lang"] == "sh" else [*python, "-c", body]
         proc = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, f"README block at line {block['line']} failed:\n{body}\n{proc.stderr[-3000:]}"
         ran += 1

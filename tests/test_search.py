@@ -129,16 +129,16 @@ def test_search_on_a_two_node_cluster_trains_trials_and_references_and_writes_th
     rows, missing = cached_references(again, ["x3d_xs"])
     assert missing == [] and rows["x3d_xs"]["accuracy"] == ref["accuracy"] and rows["x3d_xs"]["flops"] == ref["flops"]
     # export: the front's genomes as YAML that `archspace cost --genome` counts exactly as the table
-    proc = subprocess.run([sys.executable, "-m", "archspace", "export", str(run), "--top", "2", "--out",
-                           str(tmp_path / "chosen")], capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run([*ARCHSPACE, "export", str(run), "--top", "2", "--out", str(tmp_path / "chosen")],
+                          capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     files = proc.stdout.split()
     assert len(files) == 2
     best = trials.nlargest(2, "accuracy")
     for path, (_, row) in zip(files, best.iterrows()):
         assert Path(path).name == f"trial-{int(row['trial']):04d}.yaml"
-        cost = subprocess.run([sys.executable, "-m", "archspace", "cost", "--genome", path, "--json"],
-                              capture_output=True, text=True, timeout=60)
+        cost = subprocess.run([*ARCHSPACE, "cost", "--genome", path, "--json"], capture_output=True, text=True,
+                              timeout=60)
         assert json.loads(cost.stdout)["flops"] == row["flops"]
 
 
@@ -323,8 +323,7 @@ def test_a_run_folder_is_not_overwritten_and_export_checks_its_input(tmp_path, e
     assert code == 2 and "differs from the space the search" in err
     for args, message in [([str(tmp_path), "--out", "x"], "holds no trials table"),
                           ([str(run), "--top", "0", "--out", "x"], "--top must be >= 1")]:
-        proc = subprocess.run([sys.executable, "-m", "archspace", "export", *args], capture_output=True,
-                              text=True, cwd=tmp_path, timeout=60)
+        proc = subprocess.run([*ARCHSPACE, "export", *args], capture_output=True, text=True, cwd=tmp_path, timeout=60)
         assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
@@ -372,14 +371,13 @@ def test_a_search_run_from_a_source_folder_records_its_versions(monkeypatch):
     assert (versions["archspace"], versions["torch"], versions["ray"], versions["optuna"]) == (__version__, None, None, None)
 
 
-def test_space_show_cli_json_and_a_bad_space_file(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "archspace", "space", "show", "search_spaces/vov3d.yaml", "--json"],
+def test_space_show_cli_json_and_a_bad_space_file(tmp_path, env):
+    proc = subprocess.run([*ARCHSPACE, "space", "show", "search_spaces/vov3d.yaml", "--json"],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
     data = json.loads(proc.stdout)
     assert proc.returncode == 0 and (data["size"], data["feasible"], data["exact"]) == (1280, 897, True)
     bad = write_space(tmp_path, knobs={"width": {"low": 40, "high": 32}})
-    proc = subprocess.run([sys.executable, "-m", "archspace", "search", "--space", str(bad)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run([*ARCHSPACE, "search", "--space", str(bad)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert str(bad) in proc.stderr and "knobs.width" in proc.stderr
 

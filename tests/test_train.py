@@ -128,13 +128,13 @@ def run_cli(*args):
     return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
-def run_process(*args):
-    """The `archspace` command as a process of its own (what its stderr shows a user)."""
-    return subprocess.run([sys.executable, "-m", "archspace", *map(str, args)], capture_output=True, text=True,
-                          timeout=600)
+def run_process(archspace: list[str], *args, **kwargs):
+    """The `archspace` command as a process of its own (what its stderr shows a user),
+    forked from the training fork server (conftest.py's archspace_training_command)."""
+    return subprocess.run([*archspace, *map(str, args)], capture_output=True, text=True, timeout=600, **kwargs)
 
 
-def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
+def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path, archspace_training_command):
     import shutil
 
     root = tmp_path / "data"
@@ -148,8 +148,8 @@ def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
     short = sorted((root / "train").rglob("*.mp4"))[3]
     write_numbered(short, 2)
     out = tmp_path / "run"
-    proc = run_process("train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data", root, "--frames", 4,
-                   "--crop", 32, "--epochs", 2, "--batch-size", 8, "--workers", 2, "--out", out)
+    proc = run_process(archspace_training_command, "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data",
+                       root, "--frames", 4, "--crop", 32, "--epochs", 2, "--batch-size", 8, "--workers", 2, "--out", out)
     assert proc.returncode == 0, proc.stderr
     for path in [*broken, short]:
         assert proc.stderr.count(path.name) == 1, proc.stderr
@@ -160,7 +160,8 @@ def test_cli_train_on_data_with_unreadable_files_then_eval(synth, tmp_path):
          ("padded", short.name)])
     metrics = json.loads(proc.stdout.strip().splitlines()[-1])
     assert metrics["epoch"] == 2 and metrics["val_videos"] == 15
-    proc = run_process("eval", "--checkpoint", out / "checkpoint.pt", "--data", root, "--clips", 2, "--crops", 3, "--json")
+    proc = run_process(archspace_training_command, "eval", "--checkpoint", out / "checkpoint.pt", "--data", root,
+                       "--clips", 2, "--crops", 3, "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["videos"] == 15 and 0 <= result["top1"] <= result["top5"] <= 1
@@ -291,12 +292,11 @@ def test_resume_names_what_differs_extends_step_schedules_and_says_where_it_stan
 
 
 @pytest.fixture(scope="module")
-def trained(synth, tmp_path_factory):
-    """A one-epoch run made by the CLI under umask 022: (run folder, process)."""
+def trained(synth, tmp_path_factory, archspace_training_command):
+    """A one-epoch run made by the CLI under umask 022: the run folder."""
     out = tmp_path_factory.mktemp("trained") / "run"
-    proc = subprocess.run([sys.executable, "-m", "archspace", "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]",
-                           "--data", str(synth), "--frames", "4", "--crop", "32", "--epochs", "1", "--batch-size", "8",
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, umask=0o022)
+    proc = run_process(archspace_training_command, "train", "--arch", "x3d_xs", "--set", "depths=[1,1,1,1]", "--data",
+                       synth, "--frames", 4, "--crop", 32, "--epochs", 1, "--batch-size", 8, "--out", out, umask=0o022)
     assert proc.returncode == 0, proc.stderr
     return out
 
