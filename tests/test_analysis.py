@@ -273,10 +273,10 @@ def test_plot_and_compare_usage_errors(tmp_path, capsys):
     assert (tmp_path / "c.html").stat().st_size > len(get_plotlyjs())
 
 
-def test_live_rewrites_the_report_until_the_search_ends(tmp_path):
+def test_live_rewrites_the_report_until_the_search_ends(tmp_path, archspace_command):
     run = make_run(tmp_path / "run", trials=TRIALS[:3], status="running")
     report = run / "report.html"
-    cmd = [sys.executable, "-m", "archspace", "plot", str(run), "--live", "--interval", "0.2"]
+    cmd = [*archspace_command, "plot", str(run), "--live", "--interval", "0.2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**__import__("os").environ, "PYTHONPATH": f"{ROOT}"})
     try:

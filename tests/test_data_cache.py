@@ -172,13 +172,13 @@ print(cache.path, int(cache.clips.sum()))
 """
 
 
-def test_processes_building_the_same_cache_at_once_take_turns(data, tmp_path):
+def test_processes_building_the_same_cache_at_once_take_turns(data, tmp_path, python_training_command):
     # As the two ranks of `torchrun ... train --cache` do: before the lock, one process
-    # renamed the shared .partial folder while the other was still finishing it.
+    # renamed the shared .partial folder while the other was still finishing it. (Two
+    # processes forked from the training fork server: `python -c` without the imports.)
     import subprocess
-    import sys
 
-    procs = [subprocess.Popen([sys.executable, "-c", _BUILD_WHEN_BOTH_READY, str(data), str(tmp_path / f"ready-{i}")],
+    procs = [subprocess.Popen([*python_training_command, "-c", _BUILD_WHEN_BOTH_READY, str(data), str(tmp_path / f"ready-{i}")],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
