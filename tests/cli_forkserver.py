@@ -141,7 +141,7 @@ def _python(argv: list[str]) -> int:
         raise SystemExit("python mode takes -c CODE [ARGS...]")
     sys.argv = ["-c", *argv[2:]]
     sys.path[0] = ""
-    exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+    exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102 - what python -c does
     return 0
 
 

@@ -5,7 +5,6 @@ import doctest
 import importlib
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
