@@ -5,6 +5,7 @@ the full proxy budget), side by side on this machine, and prints one JSON object
 
     train_s_asha, train_s_full   seconds of trial training (references excluded)
     compute_ratio                train_s_full / train_s_asha (target >= 3)
+    epochs_asha, epochs_full, epoch_ratio   the same counted in epochs trained
     best_asha, best_full         best proxy accuracy of a fully trained trial (target: within 2 points)
     wall_s_*, outside_training_share_*   the share of wall time x concurrency not spent training
                                  (Ray start, scheduling, sampling, storage; target < 10%)
@@ -55,9 +56,17 @@ from archspace.search.run import SearchOptions, run_search
 from archspace.search.space import load_space
 
 
+def trained(df):
+    """The searched trials that trained (not references, not reused duplicates)."""
+    return df[~df["reference"] & df["reused_from"].isna()]
+
+
 def trained_seconds(df) -> float:
-    fresh = df[~df["reference"] & df["reused_from"].isna()]
-    return float(fresh["wall_s"].fillna(0).sum())
+    return float(trained(df)["wall_s"].fillna(0).sum())
+
+
+def trained_epochs(df) -> int:
+    return int(trained(df)["epochs"].fillna(0).sum())
 
 
 def best(df) -> float:
@@ -128,12 +137,15 @@ def main() -> None:
                                                               progress=False, resume=resumed, **where)), args)
             df = result.table
             out[f"train_s_{label}"] = trained_seconds(df)
+            out[f"epochs_{label}"] = trained_epochs(df)
             out[f"best_{label}"] = best(df)
             out[f"wall_s_{label}"] = None if resumed else result.summary["wall_s"]
             out[f"outside_training_share_{label}"] = None if resumed else result.summary["outside_training_share"]
             out[f"pruned_{label}"] = result.summary["counts"]["pruned"]
             out[f"resumed_{label}"] = resumed
         out["compute_ratio"] = out["train_s_full"] / out["train_s_asha"]
+        # the same in epochs trained: what the seconds measure, without what else ran beside
+        out["epoch_ratio"] = out["epochs_full"] / out["epochs_asha"]
         out["concurrency"] = result.summary["concurrency"]
     finally:
         if not args.keep:
