@@ -13,7 +13,11 @@ let run) and how often the best trial was among those trained fully.
     python benchmarks/asha_simulation.py --trials 12 --epochs 48 --grace 3 --reduction-factor 4
 
 No training and no Ray: seconds. It says what to expect before spending hours on
-benchmarks/search_asha.py, which measures the real thing.
+benchmarks/search_asha.py, which measures the real thing. --replay RUN replays the rule
+on the real curves of a search that trained every trial fully (search_asha.py's run
+without ASHA): what ASHA at other settings would have kept, and at what compute.
+
+    python benchmarks/asha_simulation.py --replay runs/asha-bench/full --grace 2 --reduction-factor 3 --smooth 1 3
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ def rungs(epochs: int, grace: int, rf: int) -> list[int]:
     return out
 
 
-def simulate(trials: int, epochs: int, grace: int, rf: int, concurrency: int, noise: float, rng) -> dict:
-    cost = rng.uniform(0.5, 1.5, trials)  # seconds per epoch
-    quality = rng.normal(0.0, 1.0, trials)
+def asha(cost, read, epochs: int, grace: int, rf: int, concurrency: int) -> tuple[np.ndarray, dict[int, int]]:
+    """Ray's rule over trials launched in order, `concurrency` at once: trial i costs
+    cost[i] seconds an epoch and reads read(i, epoch) at a rung. Returns the seconds each
+    trial used and the epoch each one ended at."""
+    trials = len(cost)
     recorded = {m: [] for m in rungs(epochs, grace, rf)}
     used = np.zeros(trials)
     finished_at: dict[int, int] = {}
@@ -49,7 +55,7 @@ def simulate(trials: int, epochs: int, grace: int, rf: int, concurrency: int, no
         used[i] += cost[i]
         stop = False
         if epoch in recorded:
-            reading = quality[i] + rng.normal(0.0, noise)
+            reading = read(i, epoch)
             seen = recorded[epoch]
             stop = bool(seen) and reading < np.nanpercentile(seen, (1 - 1 / rf) * 100)
             seen.append(reading)
@@ -60,8 +66,44 @@ def simulate(trials: int, epochs: int, grace: int, rf: int, concurrency: int, no
                 launched += 1
         else:
             heapq.heappush(events, (now + cost[i], i, epoch + 1))
+    return used, finished_at
+
+
+def simulate(trials: int, epochs: int, grace: int, rf: int, concurrency: int, noise: float, rng) -> dict:
+    cost = rng.uniform(0.5, 1.5, trials)  # seconds per epoch
+    quality = rng.normal(0.0, 1.0, trials)
+    used, finished_at = asha(cost, lambda i, epoch: quality[i] + rng.normal(0.0, noise), epochs, grace, rf, concurrency)
     full = [i for i, e in finished_at.items() if e >= epochs]
     return {"ratio": float((cost * epochs).sum() / used.sum()), "best_kept": int(np.argmax(quality)) in full}
+
+
+def replay(curves: list[list[float]], cost, grace: int, rf: int, concurrency: int, smooth: int = 1) -> dict:
+    """Ray's rule on real accuracy curves (every trial of a search trained fully): what ASHA
+    would have trained, its best final accuracy against the best of all, and the compute
+    ratio. With smooth k a rung reads the mean of the last k epochs' accuracies. Exact
+    where training is deterministic (the same genome and seed give the same curve: seen
+    in search_asha.py's two runs) and trials launch in order."""
+    epochs = len(curves[0])
+    used, finished_at = asha(np.asarray(cost), lambda i, e: float(np.mean(curves[i][max(0, e - smooth):e])),
+                             epochs, grace, rf, concurrency)
+    finals = [c[-1] for c in curves]
+    full = [i for i, e in finished_at.items() if e >= epochs]
+    return {"grace": grace, "reduction_factor": rf, "smooth": smooth, "rungs": rungs(epochs, grace, rf),
+            "compute_ratio": round(float(sum(cost) * epochs / used.sum()), 2),
+            "trained_fully": len(full), "best_asha": max(finals[i] for i in full), "best_full": max(finals),
+            "best_kept": int(np.argmax(finals)) in full, "ended_at": [finished_at[i] for i in range(len(curves))]}
+
+
+def replay_run(folder: str, settings: list[tuple[int, int, int]], concurrency: int) -> None:
+    """Replay each (grace, rf, smooth) on the trials a search without ASHA trained fully."""
+    import pandas as pd
+
+    df = pd.read_csv(f"{folder}/trials.csv").sort_values("trial")
+    df = df[~df["reference"] & df["reused_from"].isna() & (df["state"] == "complete")]
+    curves = [json.loads(c) for c in df["accuracy_by_epoch"]]
+    cost = (df["wall_s"] / df["epochs"]).tolist()
+    for grace, rf, smooth in settings:
+        print(json.dumps({"trials": len(curves), **replay(curves, cost, grace, rf, concurrency, smooth)}))
 
 
 def main() -> None:
@@ -74,7 +116,14 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.3, help="reading noise, in units of the quality spread")
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--replay", metavar="RUN", help="a search run without ASHA (e.g. search_asha.py --keep DIR's "
+                        "DIR/full): replay the rule on its real curves instead of simulating")
+    parser.add_argument("--smooth", type=int, nargs="+", default=[1], help="with --replay: rungs read the mean of "
+                        "the last k epochs")
     args = parser.parse_args()
+    if args.replay:
+        replay_run(args.replay, [(args.grace, args.reduction_factor, k) for k in args.smooth], args.concurrency)
+        return
     for n in args.trials:
         rng = np.random.default_rng(args.seed)
         runs = [simulate(n, args.epochs, args.grace, args.reduction_factor, args.concurrency, args.noise, rng)
