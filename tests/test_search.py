@@ -172,7 +172,9 @@ def test_same_seed_same_genomes_and_duplicates_are_not_trained_again(tmp_path, e
 def test_failures_are_data_and_a_grid_covers_each_genome_once(tmp_path, env, ray_cluster):
     # A learning rate that makes the loss NaN: every trial fails, each is a row, the search ends normally.
     knobs = {"block": {"choices": ["dw", "d2p1d", "d1p2d"]}}
-    space = write_space(tmp_path, knobs=knobs, proxy={"lr": 1e12}, search={"trials": 5, "sampler": "grid"})
+    # Under ASHA: Ray checks that every result holds the scheduler's metric (rung_accuracy)
+    space = write_space(tmp_path, knobs=knobs, proxy={"lr": 1e12}, search={"trials": 5, "sampler": "grid",
+                                                                          "scheduler": "asha", "grace_epochs": 1})
     code, out, err = search("--space", str(space), "--address", ray_cluster.address, env=env, cwd=tmp_path)
     assert code == 0, err
     df = pd.read_csv(tmp_path / "runs" / "tiny" / "trials.csv")
@@ -411,6 +413,30 @@ def test_a_trial_stopped_early_is_pruned_in_the_study_and_kept_off_the_front(tmp
     assert df["state"].tolist() == ["pruned", "complete"] and df["epochs"].tolist() == [1, 3]
     front = searched_front(df, {"accuracy": "max", "gflops": "min"})
     assert front["trial"].tolist() == [1]  # the pruned trial's higher partial accuracy stays off the front
+
+
+@pytest.mark.parametrize("mean_epochs,decision", [(1, "STOP"), (2, "CONTINUE")])
+def test_asha_compares_the_mean_accuracy_of_the_last_epochs_at_a_rung(tmp_path, monkeypatch, mean_epochs, decision):
+    # B's last epoch (0.28) is below A's (0.30) at the rung, its mean of two (0.39) above A's (0.25)
+    from types import SimpleNamespace
+
+    from archspace.search.plan import SearchOptions, SearchPlan
+    from archspace.search.searcher import make_scheduler
+    from archspace.search.space import load_space
+    from archspace.search.trial import rung_accuracy
+
+    monkeypatch.setenv("ARCHSPACE_CACHE", str(tmp_path / "cache"))
+    space = load_space(write_space(tmp_path, proxy={"epochs": 4}, search={
+        "scheduler": "asha", "grace_epochs": 2, "reduction_factor": 2, "rung_mean_epochs": mean_epochs}))
+    scheduler = make_scheduler(SearchPlan(space, SearchOptions(), tmp_path / "run"))
+    a, b = (SimpleNamespace(trial_id=name, config={"kind": "trial"}) for name in "ab")
+    for trial in (a, b):
+        scheduler.on_trial_add(None, trial)
+    for trial, history in ((a, [0.2, 0.3]), (b, [0.5, 0.28])):
+        result = {"epoch": 2, "accuracy": history[-1], "rung_accuracy": rung_accuracy(history, mean_epochs)}
+        verdict = scheduler.on_trial_result(None, trial, result)
+    assert (rung_accuracy([0.2, 0.3], 2), rung_accuracy([0.1, 0.5, 0.3], 2)) == (0.25, 0.4)
+    assert verdict == decision  # the first trial at a rung always goes on; B's verdict
 
 
 def test_the_time_budget_stops_launching_trials_once_spent(tmp_path, monkeypatch):

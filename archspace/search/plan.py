@@ -99,7 +99,8 @@ class SearchPlan:
         latency = str(cache_root() / "latency") if "latency_ms" in self.objectives else None
         return TrialSpec(genome=genome.to_dict(), proxy_frames=frames, proxy_crop=crop, budget=self.budget,
                          data=str(self.data), cache_dir=str(self.cache_dir), seed=self.seed if seed is None else seed,
-                         device=self.device, latency_cache=latency, **extra)
+                         device=self.device, latency_cache=latency,
+                         rung_mean_epochs=self.space.search.rung_mean_epochs, **extra)
 
     def key(self, spec: TrialSpec) -> str:
         budget = dict(spec.budget, frames=spec.proxy_frames, crop=spec.proxy_crop)

@@ -145,6 +145,8 @@ def make_scheduler(plan: SearchPlan):
         return None
     from ray.tune.schedulers import ASHAScheduler
 
+    s = plan.space.search
+
     class SearchASHA(ASHAScheduler):
         """ASHA that never stops a reference preset: references are trained to the full
         budget so that they sit on the front's axes."""
@@ -153,6 +155,6 @@ def make_scheduler(plan: SearchPlan):
             decision = super().on_trial_result(tune_controller, trial, result)
             return self.CONTINUE if trial.config.get("kind") == "reference" else decision
 
-    s = plan.space.search
-    return SearchASHA(time_attr="epoch", metric="accuracy", mode="max", max_t=plan.budget["epochs"],
+    # a rung compares the trials' mean accuracy over the space's rung_mean_epochs last epochs
+    return SearchASHA(time_attr="epoch", metric="rung_accuracy", mode="max", max_t=plan.budget["epochs"],
                       grace_period=min(s.grace_epochs, plan.budget["epochs"]), reduction_factor=s.reduction_factor)

@@ -330,7 +330,9 @@ class SearchSettings:
     """How the search runs: Optuna sampler, trial count, Ray Tune concurrency and scheduler.
 
     `time_budget` is in seconds (None: no limit); ASHA stops a trial early at
-    `grace_epochs`, then keeps 1/`reduction_factor` of the trials at each rung.
+    `grace_epochs`, then keeps 1/`reduction_factor` of the trials at each rung, comparing
+    them by their mean accuracy over the last `rung_mean_epochs` epochs (1: that epoch's
+    own, which swings by several points from epoch to epoch on a small proxy).
     """
 
     sampler: str = SEARCH_SAMPLER
@@ -340,12 +342,14 @@ class SearchSettings:
     scheduler: str = SEARCH_SCHEDULER
     grace_epochs: int = SEARCH_GRACE_EPOCHS
     reduction_factor: int = SEARCH_REDUCTION_FACTOR
+    rung_mean_epochs: int = 1
     time_budget: Optional[float] = None
 
 
 def parse_search(raw: Any) -> SearchSettings:
     raw = mapping(raw, "search")
-    allowed = ["sampler", "trials", "concurrency", "seed", "scheduler", "grace_epochs", "reduction_factor"]
+    allowed = ["sampler", "trials", "concurrency", "seed", "scheduler", "grace_epochs", "reduction_factor",
+               "rung_mean_epochs"]
     allowed.append("time_budget")
     no_unknown(raw, allowed, "search")
     values: dict[str, Any] = {}
@@ -355,7 +359,8 @@ def parse_search(raw: Any) -> SearchSettings:
         # YAML `null` reads as None: take it for "none".
         scheduler = "none" if raw["scheduler"] is None else raw["scheduler"]
         values["scheduler"] = one_of(scheduler, SCHEDULERS, "search.scheduler")
-    minimums = {"trials": 1, "concurrency": 1, "seed": 0, "grace_epochs": 1, "reduction_factor": 2}
+    minimums = {"trials": 1, "concurrency": 1, "seed": 0, "grace_epochs": 1, "reduction_factor": 2,
+                "rung_mean_epochs": 1}
     for name, minimum in minimums.items():
         if name in raw:
             values[name] = integer(raw[name], f"search.{name}", minimum)

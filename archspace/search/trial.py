@@ -35,6 +35,7 @@ class TrialSpec:
     preset: Optional[str] = None  # reference rows
     latency_cache: Optional[str] = None  # measure forward latency at the target, cached per genome
     label: Optional[str] = None  # names the trial's folder (experiments: one per genome, proxy and seed)
+    rung_mean_epochs: int = 1  # rung_accuracy: the mean accuracy of this many last epochs (what ASHA compares)
 
     def to_config(self) -> dict:
         return dict(self.__dict__)
@@ -68,7 +69,7 @@ def train_spec(spec: TrialSpec):
 
     torch.set_num_threads(spec.threads)
     started = time.perf_counter()
-    base = {"accuracy": 0.0, "epoch": 0, "accuracy_by_epoch": [], "failed": False, "error": "",
+    base = {"accuracy": 0.0, "rung_accuracy": 0.0, "epoch": 0, "accuracy_by_epoch": [], "failed": False, "error": "",
             "latency_ms": None, "wall_s": 0.0}
     genome = Genome.from_dict(spec.genome)
     try:
@@ -85,7 +86,8 @@ def train_spec(spec: TrialSpec):
 
     def on_epoch(m: dict) -> None:
         history.append(m["val_top1"])
-        results.put({**base, "accuracy": m["val_top1"], "epoch": m["epoch"], "accuracy_by_epoch": list(history),
+        results.put({**base, "accuracy": m["val_top1"], "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs),
+                     "epoch": m["epoch"], "accuracy_by_epoch": list(history),
                      "val_top5": m["val_top5"], "train_loss": m["train_loss"],
                      # [class, hits, videos] of each class, from the same evaluation (a list: Ray Tune
                      # flattens the dicts of a result before a Searcher sees them)
@@ -109,6 +111,13 @@ def train_spec(spec: TrialSpec):
     while (item := results.get()) is not None:
         yield item
     thread.join()
+
+
+def rung_accuracy(history: list[float], epochs: int) -> float:
+    """What ASHA compares at a rung: the mean accuracy of the last `epochs` epochs (one
+    epoch's accuracy on a small proxy swings by several points from the next one's)."""
+    recent = history[-epochs:]
+    return sum(recent) / len(recent)
 
 
 def cached_latency(genome: Genome, device: str, folder: Path) -> float:
