@@ -11,7 +11,7 @@ the full proxy budget), side by side on this machine, and prints one JSON object
                                  (Ray start, scheduling, sampling, storage; target < 10%)
 
     .venv/bin/python benchmarks/search_asha.py [--space search_spaces/vov3d.yaml] [--trials 12] [--seed 0]
-        [--epochs E --grace G --reduction-factor R] [--no-references] [--keep DIR]
+        [--epochs E --grace G --reduction-factor R --rung-mean-epochs K] [--no-references] [--keep DIR]
         [--concurrency K] [--device cuda --gpus-per-trial F] [--resume]
 
 --keep DIR --resume continues an interrupted benchmark (Ctrl-C, or a session that ended)
@@ -100,6 +100,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, help="proxy epochs (default: the space's)")
     parser.add_argument("--grace", type=int, help="ASHA's first rung in epochs (default: the space's)")
     parser.add_argument("--reduction-factor", type=int, help="ASHA's reduction factor (default: the space's)")
+    parser.add_argument("--rung-mean-epochs", type=int, help="ASHA compares the mean accuracy of this many last "
+                        "epochs at a rung (default: the space's)")
     parser.add_argument("--no-references", action="store_true", help="train no reference presets")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda with --gpus-per-trial")
     parser.add_argument("--gpus-per-trial", type=float, default=0.0)
@@ -111,16 +113,18 @@ def main() -> None:
     space = load_space(args.space)
     if args.epochs:
         space.proxy = dataclasses.replace(space.proxy, epochs=args.epochs)
-    if args.grace or args.reduction_factor:
+    if args.grace or args.reduction_factor or args.rung_mean_epochs:
         space.search = dataclasses.replace(space.search, grace_epochs=args.grace or space.search.grace_epochs,
-                                           reduction_factor=args.reduction_factor or space.search.reduction_factor)
+                                           reduction_factor=args.reduction_factor or space.search.reduction_factor,
+                                           rung_mean_epochs=args.rung_mean_epochs or space.search.rung_mean_epochs)
     if args.no_references:
         space.references = ()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="search-asha-"))
     folder.mkdir(parents=True, exist_ok=True)
     where = dict(device=args.device, gpus_per_trial=args.gpus_per_trial)
     out = {"space": args.space, **where, "trials": args.trials, "seed": args.seed, "epochs": space.proxy.epochs,
-           "grace": space.search.grace_epochs, "reduction_factor": space.search.reduction_factor}
+           "grace": space.search.grace_epochs, "reduction_factor": space.search.reduction_factor,
+           "rung_mean_epochs": space.search.rung_mean_epochs}
     try:
         # references first, untimed: both runs below then find them in the cache
         if space.references:
