@@ -28,6 +28,8 @@ import json
 
 import numpy as np
 
+from archspace.search.trial import rung_accuracy
+
 
 def rungs(epochs: int, grace: int, rf: int) -> list[int]:
     out, milestone = [], grace
@@ -80,12 +82,12 @@ def simulate(trials: int, epochs: int, grace: int, rf: int, concurrency: int, no
 def replay(curves: list[list[float]], cost, grace: int, rf: int, concurrency: int, smooth: int = 1) -> dict:
     """Ray's rule on real accuracy curves (every trial of a search trained fully): what ASHA
     would have trained, its best final accuracy against the best of all, and the compute
-    ratio. With smooth k a rung reads the mean of the last k epochs' accuracies. Exact
+    ratio. With smooth k a rung reads what a trial reports with rung_mean_epochs k. Exact
     where training is deterministic (the same genome and seed give the same curve: seen
     in search_asha.py's two runs) and trials launch in order."""
     epochs = len(curves[0])
-    used, finished_at = asha(np.asarray(cost), lambda i, e: float(np.mean(curves[i][max(0, e - smooth):e])),
-                             epochs, grace, rf, concurrency)
+    used, finished_at = asha(np.asarray(cost), lambda i, e: rung_accuracy(curves[i][:e], smooth), epochs, grace, rf,
+                             concurrency)
     finals = [c[-1] for c in curves]
     full = [i for i, e in finished_at.items() if e >= epochs]
     return {"grace": grace, "reduction_factor": rf, "smooth": smooth, "rungs": rungs(epochs, grace, rf),

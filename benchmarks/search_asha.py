@@ -113,10 +113,9 @@ def main() -> None:
     space = load_space(args.space)
     if args.epochs:
         space.proxy = dataclasses.replace(space.proxy, epochs=args.epochs)
-    if args.grace or args.reduction_factor or args.rung_mean_epochs:
-        space.search = dataclasses.replace(space.search, grace_epochs=args.grace or space.search.grace_epochs,
-                                           reduction_factor=args.reduction_factor or space.search.reduction_factor,
-                                           rung_mean_epochs=args.rung_mean_epochs or space.search.rung_mean_epochs)
+    space.search = dataclasses.replace(space.search, grace_epochs=args.grace or space.search.grace_epochs,
+                                       reduction_factor=args.reduction_factor or space.search.reduction_factor,
+                                       rung_mean_epochs=args.rung_mean_epochs or space.search.rung_mean_epochs)
     if args.no_references:
         space.references = ()
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="search-asha-"))

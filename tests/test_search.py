@@ -428,12 +428,15 @@ def test_asha_compares_the_mean_accuracy_of_the_last_epochs_at_a_rung(tmp_path, 
     monkeypatch.setenv("ARCHSPACE_CACHE", str(tmp_path / "cache"))
     space = load_space(write_space(tmp_path, proxy={"epochs": 4}, search={
         "scheduler": "asha", "grace_epochs": 2, "reduction_factor": 2, "rung_mean_epochs": mean_epochs}))
-    scheduler = make_scheduler(SearchPlan(space, SearchOptions(), tmp_path / "run"))
+    plan = SearchPlan(space, SearchOptions(), tmp_path / "run")
+    scheduler = make_scheduler(plan)
     a, b = (SimpleNamespace(trial_id=name, config={"kind": "trial"}) for name in "ab")
     for trial in (a, b):
         scheduler.on_trial_add(None, trial)
+    # what a trial reports: rung_accuracy over the epochs its spec (from the space) says
+    epochs = plan.spec(space.base).rung_mean_epochs
     for trial, history in ((a, [0.2, 0.3]), (b, [0.5, 0.28])):
-        result = {"epoch": 2, "accuracy": history[-1], "rung_accuracy": rung_accuracy(history, mean_epochs)}
+        result = {"epoch": 2, "accuracy": history[-1], "rung_accuracy": rung_accuracy(history, epochs)}
         verdict = scheduler.on_trial_result(None, trial, result)
     assert (rung_accuracy([0.2, 0.3], 2), rung_accuracy([0.1, 0.5, 0.3], 2)) == (0.25, 0.4)
     assert verdict == decision  # the first trial at a rung always goes on; B's verdict

@@ -102,6 +102,7 @@ def train_spec(spec: TrialSpec):
                         cache_dir=spec.cache_dir, device=spec.device)
         except BaseException as exc:  # noqa: BLE001
             results.put({**base, "accuracy": history[-1] if history else 0.0, "epoch": len(history),
+                         "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs) if history else 0.0,
                          "accuracy_by_epoch": list(history), "failed": True, "error": _one_line(exc),
                          "traceback": traceback.format_exc(limit=4), "wall_s": time.perf_counter() - started})
         results.put(None)
