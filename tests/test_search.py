@@ -1,6 +1,7 @@
 """`archspace search` as a user runs it: real Optuna storage, real Ray Tune trials, real
 encoded videos (a tiny synthetic benchmark), a real SIGKILL and a real two-node cluster."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -413,6 +414,37 @@ def test_a_trial_stopped_early_is_pruned_in_the_study_and_kept_off_the_front(tmp
     assert df["state"].tolist() == ["pruned", "complete"] and df["epochs"].tolist() == [1, 3]
     front = searched_front(df, {"accuracy": "max", "gflops": "min"})
     assert front["trial"].tolist() == [1]  # the pruned trial's higher partial accuracy stays off the front
+
+
+def test_a_trial_that_ray_stops_in_its_report_stops_training(tmp_path, monkeypatch):
+    # Ray Tune stops a trial (ASHA) by raising SystemExit from its report. The training must
+    # end there: Ray reuses the process for the next trial, and a training left running in
+    # the background would slow every later trial (it did: 47 s an epoch against 18 s).
+    import threading
+
+    from archspace.search.plan import SearchOptions, SearchPlan
+    from archspace.search.space import load_space
+    from archspace.search.trial import train_spec
+
+    monkeypatch.setenv("ARCHSPACE_CACHE", str(tmp_path / "cache"))
+    space = load_space(write_space(tmp_path, proxy={"epochs": 4}))
+    plan = SearchPlan(space, SearchOptions(), tmp_path / "run")
+    plan.resolve_data(progress=False)
+    epochs = []
+
+    def report(metrics):
+        epochs.append(metrics["epoch"])
+        if metrics["epoch"] == 2:
+            raise SystemExit(0)  # what ray.tune.report does once the trial is stopped
+
+    threads = threading.active_count()
+    with pytest.raises(SystemExit):
+        train_spec(plan.spec(space.base), report)
+    assert epochs == [1, 2] and threading.active_count() == threads  # nothing trains on
+
+    reports = []  # an exception in training is a failed result, and the call returns
+    train_spec(dataclasses.replace(plan.spec(space.base), data=str(tmp_path / "missing")), reports.append)
+    assert len(reports) == 1 and reports[0]["failed"] and reports[0]["epoch"] == 0
 
 
 @pytest.mark.parametrize("mean_epochs,decision", [(1, "STOP"), (2, "CONTINUE")])

@@ -12,7 +12,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from archspace.genome import Genome
 
@@ -56,15 +56,17 @@ def run_trial(config: dict) -> None:
 
     spec = TrialSpec.from_config(config)
     node = _node_id()
-    for metrics in train_spec(spec):
-        tune.report({**metrics, "node": node})
+    train_spec(spec, lambda metrics: tune.report({**metrics, "node": node}))
 
 
-def train_spec(spec: TrialSpec):
-    """Yield one metrics dict per epoch (and one closing dict on failure)."""
-    import queue
-    import threading
+def train_spec(spec: TrialSpec, report: Callable[[dict], None]) -> None:
+    """Train the trial and call `report(metrics)` after every epoch (and once on failure).
 
+    Training runs in the caller's thread and waits in `report`: when Ray Tune stops a
+    trial (ASHA), its report raises SystemExit there, which ends the training at once.
+    (Training in a thread of its own kept a pruned trial training to its last epoch
+    beside the next trial in the same reused process.) An Exception from training is
+    reported as a failed result; SystemExit and KeyboardInterrupt pass through."""
     import torch
 
     torch.set_num_threads(spec.threads)
@@ -72,46 +74,30 @@ def train_spec(spec: TrialSpec):
     base = {"accuracy": 0.0, "rung_accuracy": 0.0, "epoch": 0, "accuracy_by_epoch": [], "failed": False, "error": "",
             "latency_ms": None, "wall_s": 0.0}
     genome = Genome.from_dict(spec.genome)
-    try:
-        if spec.latency_cache:
-            base["latency_ms"] = cached_latency(genome, spec.device, Path(spec.latency_cache))
-    except Exception as exc:  # noqa: BLE001 - a failed trial is a row, not a crash
-        yield {**base, "failed": True, "error": _one_line(exc), "wall_s": time.perf_counter() - started}
-        return
-
-    # train_proxy reports through a callback; a queue turns that into a generator so the
-    # Ray report happens here, outside the training code.
-    results: queue.Queue = queue.Queue()
     history: list[float] = []
 
     def on_epoch(m: dict) -> None:
         history.append(m["val_top1"])
-        results.put({**base, "accuracy": m["val_top1"], "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs),
-                     "epoch": m["epoch"], "accuracy_by_epoch": list(history),
-                     "val_top5": m["val_top5"], "train_loss": m["train_loss"],
-                     # [class, hits, videos] of each class, from the same evaluation (a list: Ray Tune
-                     # flattens the dicts of a result before a Searcher sees them)
-                     "per_class": [list(c) for c in zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])],
-                     "wall_s": time.perf_counter() - started})
+        report({**base, "accuracy": m["val_top1"], "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs),
+                "epoch": m["epoch"], "accuracy_by_epoch": list(history),
+                "val_top5": m["val_top5"], "train_loss": m["train_loss"],
+                # [class, hits, videos] of each class, from the same evaluation (a list: Ray Tune
+                # flattens the dicts of a result before a Searcher sees them)
+                "per_class": [list(c) for c in zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])],
+                "wall_s": time.perf_counter() - started})
 
-    def work() -> None:
+    try:
+        if spec.latency_cache:
+            base["latency_ms"] = cached_latency(genome, spec.device, Path(spec.latency_cache))
         from archspace.train.proxy import train_proxy
 
-        try:
-            train_proxy(genome, spec.data, spec.proxy_budget(), report=on_epoch, seed=spec.seed,
-                        cache_dir=spec.cache_dir, device=spec.device)
-        except BaseException as exc:  # noqa: BLE001
-            results.put({**base, "accuracy": history[-1] if history else 0.0, "epoch": len(history),
-                         "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs) if history else 0.0,
-                         "accuracy_by_epoch": list(history), "failed": True, "error": _one_line(exc),
-                         "traceback": traceback.format_exc(limit=4), "wall_s": time.perf_counter() - started})
-        results.put(None)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    while (item := results.get()) is not None:
-        yield item
-    thread.join()
+        train_proxy(genome, spec.data, spec.proxy_budget(), report=on_epoch, seed=spec.seed,
+                    cache_dir=spec.cache_dir, device=spec.device)
+    except Exception as exc:  # noqa: BLE001 - a failed trial is a row, not a crash
+        report({**base, "accuracy": history[-1] if history else 0.0, "epoch": len(history),
+                "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs) if history else 0.0,
+                "accuracy_by_epoch": list(history), "failed": True, "error": _one_line(exc),
+                "traceback": traceback.format_exc(limit=4), "wall_s": time.perf_counter() - started})
 
 
 def rung_accuracy(history: list[float], epochs: int) -> float:

@@ -50,9 +50,9 @@ def _fit(out: Path, searcher, concurrency: int, gpus_per_trial: float, scheduler
     tuner = tune.Tuner(
         tune.with_resources(run_trial, resources),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
-                                    # a finished trial's process (torch and archspace imported)
-                                    # trains the next one; Ray starts a fresh one where the old
-                                    # trial's thread is still running (a trial ASHA stopped)
+                                    # a finished or stopped trial's process (torch and archspace
+                                    # imported) trains the next one: a stopped trial's training
+                                    # ends in its report (trial.train_spec), so none runs on
                                     max_concurrent_trials=concurrency, reuse_actors=True,
                                     trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=f"tune-{attempt}", storage_path=str(out / "ray"), verbose=0,
