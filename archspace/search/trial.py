@@ -71,40 +71,41 @@ def train_spec(spec: TrialSpec, report: Callable[[dict], None]) -> None:
 
     torch.set_num_threads(spec.threads)
     started = time.perf_counter()
-    base = {"accuracy": 0.0, "rung_accuracy": 0.0, "epoch": 0, "accuracy_by_epoch": [], "failed": False, "error": "",
-            "latency_ms": None, "wall_s": 0.0}
     genome = Genome.from_dict(spec.genome)
     history: list[float] = []
+    latency_ms: Optional[float] = None  # set before training; progress() reads it
+
+    def progress() -> dict:
+        """What every report holds: the accuracies so far, and the seconds."""
+        return {"accuracy": history[-1] if history else 0.0,
+                "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs), "epoch": len(history),
+                "accuracy_by_epoch": list(history), "failed": False, "error": "", "latency_ms": latency_ms,
+                "wall_s": time.perf_counter() - started}
 
     def on_epoch(m: dict) -> None:
         history.append(m["val_top1"])
-        report({**base, "accuracy": m["val_top1"], "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs),
-                "epoch": m["epoch"], "accuracy_by_epoch": list(history),
-                "val_top5": m["val_top5"], "train_loss": m["train_loss"],
+        report({**progress(), "epoch": m["epoch"], "val_top5": m["val_top5"], "train_loss": m["train_loss"],
                 # [class, hits, videos] of each class, from the same evaluation (a list: Ray Tune
                 # flattens the dicts of a result before a Searcher sees them)
-                "per_class": [list(c) for c in zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])],
-                "wall_s": time.perf_counter() - started})
+                "per_class": [list(c) for c in zip(m["val_classes"], m["val_class_hits"], m["val_class_videos"])]})
 
     try:
         if spec.latency_cache:
-            base["latency_ms"] = cached_latency(genome, spec.device, Path(spec.latency_cache))
+            latency_ms = cached_latency(genome, spec.device, Path(spec.latency_cache))
         from archspace.train.proxy import train_proxy
 
         train_proxy(genome, spec.data, spec.proxy_budget(), report=on_epoch, seed=spec.seed,
                     cache_dir=spec.cache_dir, device=spec.device)
     except Exception as exc:  # noqa: BLE001 - a failed trial is a row, not a crash
-        report({**base, "accuracy": history[-1] if history else 0.0, "epoch": len(history),
-                "rung_accuracy": rung_accuracy(history, spec.rung_mean_epochs) if history else 0.0,
-                "accuracy_by_epoch": list(history), "failed": True, "error": _one_line(exc),
-                "traceback": traceback.format_exc(limit=4), "wall_s": time.perf_counter() - started})
+        report({**progress(), "failed": True, "error": _one_line(exc), "traceback": traceback.format_exc(limit=4)})
 
 
 def rung_accuracy(history: list[float], epochs: int) -> float:
     """What ASHA compares at a rung: the mean accuracy of the last `epochs` epochs (one
-    epoch's accuracy on a small proxy swings by several points from the next one's)."""
+    epoch's accuracy on a small proxy swings by several points from the next one's); 0
+    before the first epoch."""
     recent = history[-epochs:]
-    return sum(recent) / len(recent)
+    return sum(recent) / len(recent) if recent else 0.0
 
 
 def cached_latency(genome: Genome, device: str, folder: Path) -> float:
